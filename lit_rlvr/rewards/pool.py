@@ -1,0 +1,132 @@
+"""Killable worker processes for reward functions: a slow, crashing or memory-hungry check scores 0.
+
+Reward code is user code and symbolic math: it can loop for minutes on `10^10^10`, segfault inside
+a C extension or exhaust memory. Each call therefore runs in a separate process with a hard
+wall-clock deadline; a worker past its deadline is killed and replaced, never waited on. This is
+`signal.alarm`-free on purpose: alarms cannot interrupt C code and only work on the main thread.
+
+Standard library only, so a worker starts in well under a second and never imports torch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any, Literal, NamedTuple
+
+Status = Literal["ok", "error", "timeout", "crash"]
+
+
+class Outcome(NamedTuple):
+    """The result of one reward call: its value (0.0 unless `status == "ok"`) and how it ended."""
+
+    value: float
+    status: Status
+    detail: str = ""
+
+
+def _worker_main(conn: Connection, memory_limit_mb: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if memory_limit_mb > 0:
+        import resource
+
+        limit = memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            fn, args = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        try:
+            conn.send(("ok", float(fn(*args)), ""))
+        except BaseException as error:  # noqa: BLE001 - any failure of user code scores 0
+            conn.send(("error", 0.0, f"{type(error).__name__}: {error}"[:500]))
+
+
+class _Worker:
+    def __init__(self, context: mp.context.BaseContext, memory_limit_mb: int) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, memory_limit_mb), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+class RewardPool:
+    """Scores items with a function in `workers` processes, each call bounded by `timeout_s`.
+
+    Args:
+        workers: number of worker processes.
+        timeout_s: wall-clock limit for one call; past it the worker is killed and the item scores 0.
+        memory_limit_mb: address-space limit per worker (0 for none).
+    """
+
+    def __init__(self, *, workers: int = 2, timeout_s: float = 5.0, memory_limit_mb: int = 4096) -> None:
+        if workers < 1:
+            raise ValueError(f"RewardPool: workers must be >= 1, got {workers}")
+        if timeout_s <= 0:
+            raise ValueError(f"RewardPool: timeout_s must be > 0, got {timeout_s}")
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self.memory_limit_mb = memory_limit_mb
+        # spawn, not fork: forking a process that runs torch threads can deadlock the child.
+        self._context = mp.get_context("spawn")
+        self._idle: list[_Worker] = []
+
+    def _take_worker(self) -> _Worker:
+        return self._idle.pop() if self._idle else _Worker(self._context, self.memory_limit_mb)
+
+    def map(self, fn: Callable[..., float], items: Sequence[tuple[Any, ...]]) -> list[Outcome]:
+        """Returns `fn(*item)` for every item, in order; failures become `Outcome(0.0, status)`.
+
+        `fn` must be importable by name (a module-level function), since workers receive it by
+        reference.
+        """
+        outcomes: list[Outcome | None] = [None] * len(items)
+        pending = list(range(len(items)))[::-1]
+        running: dict[Connection, tuple[_Worker, int, float]] = {}
+        while pending or running:
+            while pending and len(running) < self.workers:
+                index = pending.pop()
+                worker = self._take_worker()
+                worker.conn.send((fn, items[index]))
+                running[worker.conn] = (worker, index, time.monotonic() + self.timeout_s)
+            next_deadline = min(deadline for _, _, deadline in running.values())
+            for conn in wait(list(running), timeout=max(0.0, next_deadline - time.monotonic())):
+                worker, index, _ = running.pop(conn)
+                try:
+                    status, value, detail = conn.recv()
+                    outcomes[index] = Outcome(value, status, detail)
+                    self._idle.append(worker)
+                except (EOFError, OSError):
+                    code = worker.process.exitcode
+                    worker.kill()
+                    outcomes[index] = Outcome(0.0, "crash", f"worker exited with code {code}")
+            now = time.monotonic()
+            for conn, (worker, index, deadline) in list(running.items()):
+                if now >= deadline:
+                    del running[conn]
+                    worker.kill()
+                    outcomes[index] = Outcome(0.0, "timeout", f"exceeded {self.timeout_s:g} s")
+        return outcomes  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stops every idle worker."""
+        for worker in self._idle:
+            worker.kill()
+        self._idle.clear()
+
+    def __enter__(self) -> RewardPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

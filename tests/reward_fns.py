@@ -1,0 +1,25 @@
+"""Module-level reward functions for the pool tests (workers import them by name)."""
+
+import os
+import time
+
+
+def length(completion: str, gold: str) -> float:
+    return float(len(completion))
+
+
+def slow(completion: str, gold: str) -> float:
+    time.sleep(60)
+    return 1.0
+
+
+def raises(completion: str, gold: str) -> float:
+    raise ValueError("bad reward")
+
+
+def dies(completion: str, gold: str) -> float:
+    os._exit(3)
+
+
+def hog_memory(completion: str, gold: str) -> float:
+    return float(len(bytearray(8 * 1024**3)))
