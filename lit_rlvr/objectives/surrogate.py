@@ -1,0 +1,75 @@
+"""The PPO clipped surrogate shared by the token-ratio objectives (PPO, GRPO, DAPO, SPPO, ...)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from lit_rlvr.aggregation import masked_mean
+
+# A log-ratio beyond +-20 nats means the sample is ~5e8 times more or less likely than when it was
+# drawn; exp() of it adds nothing but the risk of inf * 0 = NaN in the clipped branch.
+MAX_LOG_RATIO = 20.0
+
+
+class ClippedSurrogate(NamedTuple):
+    """Per-token PPO loss and where each clip was active, all `[N, T]`."""
+
+    loss: Tensor
+    ratio: Tensor
+    clipped_low: Tensor  # ratio < 1 - eps_low with A < 0: the update is stopped
+    clipped_high: Tensor  # ratio > 1 + eps_high with A > 0: the update is stopped
+    clipped_dual: Tensor  # A < 0 and the dual-clip cap -c * A was taken
+
+
+def clipped_surrogate(
+    log_ratio: Tensor,
+    advantages: Tensor,
+    *,
+    clip_low: float,
+    clip_high: float,
+    dual_clip: float | None = None,
+) -> ClippedSurrogate:
+    """`-min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A)`, optionally capped at `-c A` for A < 0.
+
+    Args:
+        log_ratio: `[N, T]` log(pi_theta / pi_old) per unit (token, or a segment's ratio broadcast).
+        advantages: `[N, T]`.
+        clip_low: eps_low.
+        clip_high: eps_high.
+        dual_clip: c > 1 of dual-clip PPO (Ye et al. 2020), or None.
+    """
+    ratio = log_ratio.clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO).exp()
+    unclipped = -advantages * ratio
+    clipped = -advantages * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
+    loss = torch.maximum(unclipped, clipped)
+    clipped_dual = torch.zeros_like(loss, dtype=torch.bool)
+    if dual_clip is not None:
+        cap = -advantages * dual_clip  # positive where A < 0
+        clipped_dual = (advantages < 0) & (loss > cap)
+        loss = torch.where(advantages < 0, torch.minimum(loss, cap), loss)
+    return ClippedSurrogate(
+        loss=loss,
+        ratio=ratio,
+        clipped_low=(ratio < 1.0 - clip_low) & (advantages < 0),
+        clipped_high=(ratio > 1.0 + clip_high) & (advantages > 0),
+        clipped_dual=clipped_dual,
+    )
+
+
+def surrogate_metrics(surrogate: ClippedSurrogate, log_ratio: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """Clip fractions, ratio statistics and the approximate KL to the sampling policy (k3)."""
+    ratio = surrogate.ratio.detach()
+    masked_ratio = ratio[mask]
+    approx_kl = (ratio - 1.0) - log_ratio.detach().clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+    return {
+        "objective/clip_frac_low": masked_mean(surrogate.clipped_low.float(), mask),
+        "objective/clip_frac_high": masked_mean(surrogate.clipped_high.float(), mask),
+        "objective/clip_frac_dual": masked_mean(surrogate.clipped_dual.float(), mask),
+        "objective/ratio_mean": masked_mean(ratio, mask),
+        "objective/ratio_max": masked_ratio.max() if masked_ratio.numel() else ratio.new_zeros(()),
+        "objective/ratio_min": masked_ratio.min() if masked_ratio.numel() else ratio.new_zeros(()),
+        "objective/approx_kl_old": masked_mean(approx_kl, mask),
+    }
