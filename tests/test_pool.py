@@ -1,6 +1,7 @@
 import time
 
 import reward_fns
+
 from lit_rlvr.rewards.pool import RewardPool
 
 

