@@ -1,0 +1,95 @@
+"""Arithmetic word problems generated deterministically from a seed: a built-in task, no download."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Literal
+
+import datasets
+
+from lit_rlvr.tasks.base import Split, Task, chat
+
+Operation = Literal["+", "-", "*"]
+INSTRUCTION = "Put the final answer in \\boxed{}."
+NAMES = ("Tom", "Anna", "Lena", "Omar", "Mia", "Ravi", "Sofia", "Ken")
+ITEMS = ("apples", "pencils", "stickers", "marbles", "books", "coins", "cards", "shells")
+TEMPLATES: dict[Operation, str] = {
+    "+": "{name} has {a} {item} and gets {b} more. How many {item} does {name} have now?",
+    "-": "{name} has {a} {item} and gives away {b}. How many {item} does {name} have left?",
+    "*": "{name} buys {a} bags with {b} {item} in each bag. How many {item} does {name} buy?",
+}
+
+
+def _solve(a: int, op: Operation, b: int) -> int:
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+class ArithmeticTask(Task):
+    """One-step arithmetic word problems whose gold answer is an integer.
+
+    Args:
+        operations: which operations appear; subtraction never goes below zero.
+        max_operand: operands are drawn from 0..max_operand (the difficulty knob).
+        train_size: training prompts.
+        val_size: validation prompts; no (a, op, b) problem of validation appears in training.
+        seed: the generator seed; the same seed gives the same splits.
+        system_prompt: an optional system message (None keeps the chat template's default).
+    """
+
+    def __init__(
+        self,
+        *,
+        operations: Sequence[Operation] = ("+",),
+        max_operand: int = 20,
+        train_size: int = 2000,
+        val_size: int = 64,
+        seed: int = 0,
+        system_prompt: str | None = None,
+    ) -> None:
+        if not operations or any(op not in TEMPLATES for op in operations):
+            raise ValueError(f"ArithmeticTask: operations must be a non-empty subset of {list(TEMPLATES)}")
+        if max_operand < 1:
+            raise ValueError(f"ArithmeticTask: max_operand must be >= 1, got {max_operand}")
+        problems = (max_operand + 1) ** 2 * len(set(operations))
+        if val_size >= problems:
+            raise ValueError(
+                f"ArithmeticTask: val_size {val_size} leaves no training problems out of {problems}"
+            )
+        self.operations = tuple(operations)
+        self.max_operand = max_operand
+        self.train_size = train_size
+        self.val_size = val_size
+        self.seed = seed
+        self.system_prompt = system_prompt
+
+    def _problem(self, rng: random.Random) -> tuple[int, Operation, int]:
+        op = rng.choice(self.operations)
+        a, b = rng.randint(0, self.max_operand), rng.randint(0, self.max_operand)
+        return (max(a, b), op, min(a, b)) if op == "-" else (a, op, b)
+
+    def rows(self, split: Split) -> datasets.Dataset:
+        rng = random.Random(self.seed)
+        held_out: set[tuple[int, Operation, int]] = set()
+        while len(held_out) < self.val_size:
+            held_out.add(self._problem(rng))
+        if split == "validation":
+            problems = sorted(held_out)
+            random.Random(self.seed + 1).shuffle(problems)
+        else:
+            problems = []
+            while len(problems) < self.train_size:
+                problem = self._problem(rng)
+                if problem not in held_out:
+                    problems.append(problem)
+        records = []
+        for a, op, b in problems:
+            question = TEMPLATES[op].format(name=rng.choice(NAMES), item=rng.choice(ITEMS), a=a, b=b)
+            records.append(
+                {
+                    "messages": chat(f"{question} {INSTRUCTION}", self.system_prompt),
+                    "gold": str(_solve(a, op, b)),
+                    "data_source": "arithmetic",
+                }
+            )
+        return datasets.Dataset.from_list(records)
