@@ -24,6 +24,7 @@ class Rollout(NamedTuple):
     rows: list[dict[str, Any]]  # B dataset rows (gold, data_source, ...)
     group_size: int  # G
     max_new_tokens: int  # the generation budget, T <= max_new_tokens
+    temperature: float  # of the sampling distribution; log-probs are taken at the same temperature
     rewards: Tensor | None = None  # [N]
     correct: Tensor | None = None  # [N] bool, the accuracy term scored 1
     reward_terms: dict[str, Tensor] | None = None  # name -> [N], unweighted
@@ -139,6 +140,7 @@ class RolloutGenerator:
             rows=batch["rows"],
             group_size=group_size,
             max_new_tokens=self.max_new_tokens,
+            temperature=1.0 if greedy else self.temperature,
         )
 
 

@@ -23,3 +23,9 @@ def dies(completion: str, gold: str) -> float:
 
 def hog_memory(completion: str, gold: str) -> float:
     return float(len(bytearray(8 * 1024**3)))
+
+
+def vowel_share(completion: str, gold: str, row: dict) -> float:
+    """A trivially learnable reward for tiny random models: the share of letters that are vowels."""
+    letters = [c for c in completion.lower() if c.isalpha()]
+    return sum(c in "aeiou" for c in letters) / len(letters) if letters else 0.0

@@ -1,0 +1,104 @@
+"""The rollout callback: before each batch, sample completions from the policy, verify them, attach them.
+
+It is a callback, as the design card asks, because *when* and *how* rollouts are produced is a
+scheduling concern that researchers swap (another sampler, a reward server, dynamic sampling),
+while the module only consumes a verified `Rollout`. It stays a thin scheduler over two
+components that are tested on their own: `RolloutGenerator` and `RewardScorer`.
+
+Contract with the module: before every training batch it calls `pl_module.attach_rollout(rollout)`
+with rewards, correctness, per-term rewards, `logp_old` (when a rollout feeds more than one
+optimizer step) and `ref_logp` (when the objective uses a reference) filled in; before every
+validation batch it attaches a greedy, verified rollout with one completion per prompt.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lightning import Callback, LightningModule, Trainer
+
+from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
+from lit_rlvr.rollout import Rollout, RolloutGenerator
+
+DEFAULT_REWARDS = (RewardTerm(name="correct", fn="lit_rlvr.rewards.math.correct", weight=1.0),)
+
+
+class RolloutCollector(Callback):
+    """Samples, verifies and attaches a rollout before each training and validation batch.
+
+    Args:
+        samples_per_prompt: G, completions sampled per training prompt.
+        max_new_tokens: the generation budget per completion.
+        temperature: sampling temperature.
+        top_p: nucleus sampling threshold (1.0 disables it).
+        top_k: top-k sampling (0 disables it).
+        rewards: weighted reward terms; the first is the correctness check that accuracy counts.
+        reward_workers: reward worker processes.
+        reward_timeout_s: per-call reward limit; a call past it scores 0 and is counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        samples_per_prompt: int = 8,
+        max_new_tokens: int = 128,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        rewards: list[RewardTerm] | None = None,
+        reward_workers: int = 2,
+        reward_timeout_s: float = 5.0,
+    ) -> None:
+        self.generator = RolloutGenerator(
+            samples_per_prompt=samples_per_prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+        )
+        self.scorer = RewardScorer(
+            list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
+        )
+        self.failures: dict[str, int] = {}
+
+    def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
+        """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
+        started = time.perf_counter()
+        rollout = self.generator(module.policy, module.tokenizer, batch, greedy=greedy)
+        generated = time.perf_counter()
+        group = rollout.group_size
+        rows = [row for row in rollout.rows for _ in range(group)]
+        scores = self.scorer(rollout.texts, rows)
+        for key, count in scores.failures.items():
+            self.failures[key] = self.failures.get(key, 0) + count
+        timings = {"generate": generated - started, "verify": time.perf_counter() - generated}
+        return rollout._replace(
+            rewards=scores.rewards, correct=scores.correct, reward_terms=scores.terms, timings=timings
+        )
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        rollout = self.collect(pl_module, batch, greedy=False)
+        started = time.perf_counter()
+        if pl_module.updates_per_rollout > 1:
+            rollout = rollout._replace(logp_old=pl_module.sequence_logprobs(pl_module.policy, rollout))
+        if pl_module.reference is not None:
+            rollout = rollout._replace(ref_logp=pl_module.sequence_logprobs(pl_module.reference, rollout))
+        rollout.timings["logprob"] = time.perf_counter() - started
+        pl_module.log_dict({f"reward/{key}": float(n) for key, n in self.failures.items()}, batch_size=1)
+        pl_module.attach_rollout(rollout)
+
+    def on_validation_batch_start(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        pl_module.attach_rollout(self.collect(pl_module, batch, greedy=True))
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.scorer.close()

@@ -1,0 +1,261 @@
+"""The RLVR LightningModule: policy, frozen reference, optional critic, and the update loop.
+
+Each training step reads top to bottom: the rollout callback has attached a verified rollout
+(prompts -> completions -> rewards), then advantages -> `ppo_epochs` passes over mini-batches,
+each accumulated over micro-batches -> objective -> one optimizer step per mini-batch -> log.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from lightning import LightningModule
+from torch import Tensor, nn
+
+from lit_rlvr import metrics
+from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.logprobs import completion_logprobs
+from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
+from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
+from lit_rlvr.rollout import Rollout
+from lit_rlvr.strategy import shard_for_fsdp2
+
+
+class RLVRModule(LightningModule):
+    """Trains a causal-LM policy on verified rollouts with a configurable objective.
+
+    Args:
+        model: the policy: an alias (`smollm2-135m-instruct`, `tiny-random-llama`), a folder or a hub id.
+        objective: the policy-optimization objective, selected by class path.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: optimizer steps of linear learning-rate warm-up.
+        max_grad_norm: gradient clipping threshold (global L2 norm).
+        ppo_epochs: passes over each rollout.
+        mini_batches: optimizer steps per pass; each mini-batch is a slice of the rollout.
+        micro_batch_size: sequences per forward/backward; gradients accumulate exactly over them.
+        log_completions_every: write sample completions to the logger every this many steps (0: never).
+        seed: seed of the mini-batch shuffling.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = SMOLLM2,
+        objective: Objective | None = None,
+        lr: float = 1e-5,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        max_grad_norm: float = 1.0,
+        ppo_epochs: int = 1,
+        mini_batches: int = 1,
+        micro_batch_size: int = 8,
+        log_completions_every: int = 10,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("ppo_epochs", ppo_epochs),
+            ("mini_batches", mini_batches),
+            ("micro_batch_size", micro_batch_size),
+        ):
+            if value < 1:
+                raise ValueError(f"model.{name} must be >= 1, got {value}")
+        if not lr > 0:
+            raise ValueError(f"model.lr must be > 0, got {lr}")
+        if max_grad_norm <= 0 or warmup_steps < 0:
+            raise ValueError("model.max_grad_norm must be > 0 and model.warmup_steps >= 0")
+        self.save_hyperparameters(ignore=["objective"])
+        self.automatic_optimization = False
+        self.objective = objective or GRPO()
+        self.tokenizer = load_tokenizer(model)
+        self.policy = load_causal_lm(model).train()
+        self.reference = (
+            load_causal_lm(model).requires_grad_(False).eval() if self.objective.needs_reference else None
+        )
+        self.critic: nn.Module | None = None
+        self.ppo_epochs = ppo_epochs
+        self.mini_batches = mini_batches
+        self.micro_batch_size = micro_batch_size
+        self.log_completions_every = log_completions_every
+        self.rollout: Rollout | None = None
+        self.skipped_updates = 0
+        self._shuffle = torch.Generator().manual_seed(seed)
+
+    def configure_model(self) -> None:
+        if self.device_mesh is not None:  # ModelParallelStrategy: shard with FSDP2
+            for model in (self.policy, self.reference, self.critic):
+                if model is not None:
+                    shard_for_fsdp2(model, self.device_mesh["data_parallel"])
+
+    @property
+    def updates_per_rollout(self) -> int:
+        """Optimizer steps each rollout feeds."""
+        return self.ppo_epochs * self.mini_batches
+
+    def attach_rollout(self, rollout: Rollout) -> None:
+        """Called by `RolloutCollector` before each training and validation batch."""
+        self.rollout = rollout
+
+    def _take_rollout(self) -> Rollout:
+        rollout, self.rollout = self.rollout, None
+        if rollout is None or rollout.rewards is None:
+            raise RuntimeError(
+                "RLVRModule found no verified rollout for this batch: add the "
+                "`lit_rlvr.callbacks.RolloutCollector` callback to the Trainer (the `lit-rlvr` CLI adds it)"
+            )
+        return rollout
+
+    @torch.no_grad()
+    def sequence_logprobs(self, model: nn.Module, rollout: Rollout) -> Tensor:
+        """`[N, T]` log-probs of the rollout's completions under `model`, micro-batched, no grad."""
+        logp = torch.zeros(rollout.completion_mask.shape, device=self.device)
+        for index in torch.arange(len(rollout.texts), device=self.device).split(self.micro_batch_size):
+            part = rollout.select(index)
+            scored = completion_logprobs(
+                model,
+                part.input_ids,
+                part.attention_mask,
+                part.completion_mask,
+                temperature=rollout.temperature,
+            )
+            logp[index, : scored.logp.shape[1]] = scored.logp
+        return logp
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        started = time.perf_counter()
+        rollout = self._take_rollout()
+        group_size = rollout.group_size
+        advantages = self.objective.advantages(rollout.rewards.view(-1, group_size).to(self.device)).reshape(
+            -1
+        )  # [N]
+        update_metrics = self._update(rollout, advantages)
+        timings = {**(rollout.timings or {}), "update": time.perf_counter() - started}
+        logged = {
+            **metrics.rollout_metrics(rollout),
+            **{f"objective/advantage_{k}": v for k, v in metrics.stats(advantages).items()},
+            **update_metrics,
+            **metrics.perf_metrics(rollout, timings),
+            "train/lr": self.optimizers().param_groups[0]["lr"],
+            "train/skipped_updates": float(self.skipped_updates),
+        }
+        self.log_dict(logged, batch_size=len(rollout.texts))
+        self.log("step_s", sum(timings.values()), prog_bar=True, logger=False)
+        self.log("reward", logged["reward/mean"], prog_bar=True, logger=False)
+        if self.log_completions_every and batch_idx % self.log_completions_every == 0:
+            metrics.log_completions(self.logger, rollout, self.global_step)
+
+    def _update(self, rollout: Rollout, advantages: Tensor) -> dict[str, Tensor]:
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        size = len(rollout.texts)
+        mini_size = math.ceil(size / self.mini_batches)
+        totals = metrics.WeightedMeans()
+        for _ in range(self.ppo_epochs):
+            order = (
+                torch.randperm(size, generator=self._shuffle)
+                if self.updates_per_rollout > 1
+                else torch.arange(size)
+            )
+            for mini in order.to(self.device).split(mini_size):
+                mask = rollout.completion_mask[mini]
+                norm = LossNorm(
+                    tokens=float(mask.sum()),
+                    sequences=float(len(mini)),
+                    max_len=float(rollout.max_new_tokens),
+                )
+                optimizer.zero_grad()
+                loss = 0.0
+                for micro in mini.split(self.micro_batch_size):
+                    out = self._micro_step(rollout.select(micro), advantages[micro], norm)
+                    self.manual_backward(out.loss)
+                    loss += out.loss.detach()
+                    totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
+                grad_norm = torch.nn.utils.clip_grad_norm_(
+                    self.policy.parameters(), self.hparams.max_grad_norm
+                )
+                if torch.isfinite(grad_norm):
+                    optimizer.step()
+                else:  # a non-finite gradient never reaches the weights
+                    optimizer.zero_grad()
+                    self.skipped_updates += 1
+                scheduler.step()
+                totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
+        return totals.means()
+
+    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm):
+        scored = completion_logprobs(
+            self.policy,
+            part.input_ids,
+            part.attention_mask,
+            part.completion_mask,
+            temperature=part.temperature,
+        )
+        logp_old = part.logp_old if part.logp_old is not None else scored.logp.detach()
+        batch = PolicyBatch(
+            logp=scored.logp,
+            logp_old=logp_old,
+            ref_logp=part.ref_logp,
+            advantages=advantages[:, None].expand_as(scored.logp),
+            mask=part.completion_mask,
+            entropy=scored.entropy,
+            norm=norm,
+        )
+        return self.objective(batch)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        rollout = self._take_rollout()
+        size = len(rollout.texts)
+        lengths = rollout.completion_mask.sum(-1).float()
+        self.log(
+            "val/accuracy", rollout.correct.float().mean(), batch_size=size, prog_bar=True, sync_dist=True
+        )
+        self.log("val/reward", rollout.rewards.float().mean(), batch_size=size, sync_dist=True)
+        self.log("val/response_length", lengths.mean(), batch_size=size, sync_dist=True)
+        self.log("val/truncated", rollout.truncated.float().mean(), batch_size=size, sync_dist=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(
+            [p for p in self.policy.parameters() if p.requires_grad],
+            lr=self.hparams.lr,
+            weight_decay=self.hparams.weight_decay,
+        )
+        warmup = self.hparams.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / (warmup + 1))
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The reference is the frozen starting point and is rebuilt from `model`; saving it would
+        # double the checkpoint for nothing.
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith("reference.")]:
+            del state[key]
+        checkpoint["rng"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "shuffle": self._shuffle.get_state(),
+        }
+        checkpoint["skipped_updates"] = self.skipped_updates
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.reference is not None:
+            checkpoint["state_dict"].update(
+                {f"reference.{k}": v for k, v in self.reference.state_dict().items()}
+            )
+        rng = checkpoint.get("rng")
+        if rng is not None:
+            torch.set_rng_state(rng["torch"])
+            if rng["cuda"]:
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            random.setstate(rng["python"])
+            np.random.set_state(rng["numpy"])
+            self._shuffle.set_state(rng["shuffle"])
+        self.skipped_updates = checkpoint.get("skipped_updates", 0)
