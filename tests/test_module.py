@@ -1,0 +1,52 @@
+import pytest
+import torch
+from lightning import Trainer
+
+from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.data import PromptDataModule
+from lit_rlvr.models import TINY
+from lit_rlvr.module import RLVRModule
+from lit_rlvr.objectives import GRPO
+from lit_rlvr.rollout import RolloutGenerator
+
+
+@pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"])
+def test_gradient_does_not_depend_on_the_micro_batch_split(tokenizer, prompt_batch, aggregation):
+    module = RLVRModule(model=TINY, objective=GRPO(aggregation=aggregation, kl_coef=0.1))
+    torch.manual_seed(0)
+    rollout = RolloutGenerator(samples_per_prompt=4, max_new_tokens=6)(module.policy, tokenizer, prompt_batch)
+    rewards = torch.rand(len(rollout.texts))
+    rollout = rollout._replace(
+        rewards=rewards,
+        # an off-policy rollout, so that ratios differ from 1 and clipping is in play
+        logp_old=module.sequence_logprobs(module.policy, rollout)
+        + 0.3 * torch.randn(rollout.completion_mask.shape),
+        ref_logp=module.sequence_logprobs(module.reference, rollout) - 0.1,
+    )
+    advantages = module.objective.advantages(rewards.view(-1, 4)).reshape(-1)
+    mask = rollout.completion_mask
+    norm = LossNorm(tokens=float(mask.sum()), sequences=float(len(mask)), max_len=6.0)
+
+    def gradient(micro_batch_size):
+        module.policy.zero_grad()
+        for micro in torch.arange(len(mask)).split(micro_batch_size):
+            module._micro_step(rollout.select(micro), advantages[micro], norm).loss.backward()
+        return torch.cat([p.grad.flatten() for p in module.policy.parameters()])
+
+    whole = gradient(len(mask))
+    assert whole.abs().sum() > 0
+    for size in (1, 5):
+        assert torch.allclose(gradient(size), whole, atol=1e-6, rtol=1e-4)
+
+
+def test_module_without_the_rollout_callback_says_which_is_missing():
+    module = RLVRModule(model=TINY)
+    trainer = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    with pytest.raises(RuntimeError, match="RolloutCollector"):
+        trainer.fit(module, PromptDataModule(model=TINY, prompts_per_step=2))
+
+
+@pytest.mark.parametrize("bad", [{"lr": -1.0}, {"micro_batch_size": 0}, {"ppo_epochs": 0}])
+def test_invalid_module_knobs_are_refused(bad):
+    with pytest.raises(ValueError, match=f"model.{next(iter(bad))}"):
+        RLVRModule(model=TINY, **bad)
