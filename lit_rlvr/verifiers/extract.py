@@ -1,33 +1,138 @@
-"""Pulls the final answer out of a model response."""
+"""Pulls the final answer out of a model response, and the answer out of a dataset's gold field.
+
+Order, from most to least explicit: the last `\\boxed{}`/`\\fbox{}` after any `</think>` (with
+the boxes right before it when they form one list), then an answer phrase ("the final answer
+is", "answer:"), then `####`, then the last number. A hedge ("42 or 24") yields no answer.
+Everything here is linear-time string scanning, safe on megabyte inputs.
+"""
 
 from __future__ import annotations
 
 import re
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*")
+_PHRASE = re.compile(r"(?:answer\s*(?:\*\*)?\s*(?:is|would be|:|：)|答案是)\s*(?:\*\*)?\s*", re.IGNORECASE)
+_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?")
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
+_HEDGE = re.compile(r"\d\s*\$?\s*(?:,?\s*or|\\text\{\s*or\s*\})\s*\$?\s*-?\$?\s*$")
+_JOIN = re.compile(r"^[\s$.,;]*(?:,|and|\\text\{\s*and\s*\}|&|;|\\quad|\\qquad)?[\s$.,;]*$")
+_SEARCH_CHARS = 20_000  # the fallbacks look only this far back from the end
 
 
-def last_boxed(text: str) -> str | None:
-    """Returns the content of the last `\\boxed{...}` or `\\fbox{...}`, matching nested braces."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
+def final_segment(response: str) -> str | None:
+    """The text after the last `</think>`; None when a `<think>` block was never closed."""
+    if "</think>" in response:
+        return response.rsplit("</think>", 1)[1]
+    if "<think>" in response:
         return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
+    return response
+
+
+def _braced(text: str, start: int) -> tuple[str, int] | None:
+    """The content of the brace group opening at `start`, and the index after it."""
     depth = 0
-    for index in range(brace, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[index], 0)
-        if depth == 0:
-            return text[brace + 1 : index]
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == "{" and text[index - 1 : index] != "\\":
+            depth += 1
+        elif char == "}" and text[index - 1 : index] != "\\":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : index], index + 1
     return None
 
 
+def boxes(text: str) -> list[tuple[str, int, int]]:
+    """Every `\\boxed{...}` or `\\fbox{...}` as (content, start, end), nested braces matched."""
+    found = []
+    position = 0
+    while True:
+        match = _BOX.search(text, position)
+        if match is None:
+            return found
+        if text.startswith("{", match.end()):
+            group = _braced(text, match.end())
+            if group is None:
+                return found
+            found.append((group[0], match.start(), group[1]))
+            position = group[1]
+        else:  # `\boxed 5`
+            word = re.match(r"[^\s$.,]+", text[match.end() :])
+            if word:
+                found.append((word.group(), match.start(), match.end() + word.end()))
+            position = match.end()
+
+
+def last_boxed(text: str) -> str | None:
+    """The last box, joined with the boxes just before it when they form a list (`\\boxed{2}, \\boxed{3}`)."""
+    found = boxes(text)
+    if not found:
+        return None
+    parts = [found[-1][0]]
+    for (content, _, end), (_, next_start, _) in zip(found[-2::-1], found[:0:-1], strict=False):
+        gap = text[end:next_start]
+        if len(gap) > 20:
+            break
+        if re.search(r"\bor\b", gap):
+            return f"{content} or {parts[0]}"
+        if not _JOIN.match(gap):
+            break
+        if content != parts[0]:  # "\boxed{840}, \boxed{840}" repeats one answer
+            parts.insert(0, content)
+    return ", ".join(parts)
+
+
+def _after_phrase(text: str) -> str | None:
+    matches = list(_PHRASE.finditer(text))
+    if not matches:
+        return None
+    rest = text[matches[-1].end() :].lstrip("*: ")
+    math = _MATH.match(rest)
+    if math:
+        return next(group for group in math.groups() if group is not None)
+    line = rest.split("\n", 1)[0]
+    line = re.split(r"\.\s|\.$|\s(?:I hope|because|since|which)\b", line, maxsplit=1)[0]
+    return line.strip(" *.") or None
+
+
+def _last_number(text: str) -> str | None:
+    """The last number, or the right-hand side of the last math span it sits in."""
+    numbers = list(_NUMBER.finditer(text))
+    if not numbers:
+        return None
+    number = numbers[-1]
+    if _HEDGE.search(text[max(0, number.start() - 40) : number.start()]):
+        return None
+    for math in _MATH.finditer(text[max(0, number.start() - 2000) :]):
+        start = math.start() + max(0, number.start() - 2000)
+        if start <= number.start() < start + len(math.group()):
+            content = next(group for group in math.groups() if group is not None)
+            return re.split(r"=|\\approx", content)[-1].strip()
+    return number.group()
+
+
 def extract_answer(response: str) -> str | None:
-    """Returns the final answer of `response`: the last box, else the last number, else None."""
-    final = response.rsplit("</think>", 1)[-1]
+    """The final answer of a model response as a string, or None when it gives none."""
+    final = final_segment(response)
+    if final is None:
+        return None
     boxed = last_boxed(final)
     if boxed is not None:
         return boxed
-    numbers = _NUMBER.findall(final.replace(",", ""))
-    return numbers[-1] if numbers else None
+    tail = final[-_SEARCH_CHARS:]
+    phrase = _after_phrase(tail)
+    if phrase is not None:
+        return phrase
+    if "####" in tail:
+        return tail.rsplit("####", 1)[1].strip().split("\n", 1)[0].strip() or None
+    return _last_number(tail)
+
+
+def gold_answer(gold: str) -> str:
+    """The answer in a dataset's gold field: its last box or its `####` part, else the whole field."""
+    boxed = last_boxed(gold)
+    if boxed is not None:
+        return boxed
+    if "####" in gold:
+        return gold.rsplit("####", 1)[1].strip()
+    return gold.strip()

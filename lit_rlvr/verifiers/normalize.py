@@ -1,0 +1,73 @@
+"""String clean-up of a LaTeX or plain-text answer before it is parsed.
+
+Only presentation is removed here (math delimiters, spacing, sizing, `\\dfrac`); anything that
+carries meaning (brackets, units, percent, relations) is kept or turned into a canonical spelling
+for the parser.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DROP = re.compile(
+    r"\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg"
+    r"|middle|limits|nolimits|mathstrut|hfill|noindent)(?![a-zA-Z])"
+)
+_SPACES = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad(?![a-zA-Z])|~|\\hspace\*?\{[^{}]*\}|\\(?:thinspace|enspace)")
+_TEXT = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textsf|textnormal|mbox|mathrm|mathbf|mathit|mathsf|rm|bf|it)\s*\{([^{}]*)\}"
+)
+_RENAME = [
+    (re.compile(r"\\[dtc]frac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\[dt]binom(?![a-zA-Z])"), r"\\binom"),
+    (re.compile(r"\\(?:leq?|leqslant)(?![a-zA-Z])|≤"), "<="),
+    (re.compile(r"\\(?:geq?|geqslant)(?![a-zA-Z])|≥"), ">="),
+    (re.compile(r"\\(?:neq?)(?![a-zA-Z])|≠|=/="), "!="),
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
+    (re.compile(r"\\(?:cdot|times|ast)(?![a-zA-Z])|×|·"), "*"),
+    (re.compile(r"\\div(?![a-zA-Z])|÷"), "/"),
+    (re.compile(r"\\(?:approx|simeq|sim)(?![a-zA-Z])|≈"), r" \\approx "),
+    (re.compile(r"−|–"), "-"),
+    (re.compile(r"π"), r"\\pi "),
+    (re.compile(r"∞"), r"\\infty "),
+    (re.compile(r"√"), r"\\sqrt"),
+    (re.compile(r"\\(?:varnothing|emptyset)(?![a-zA-Z])|∅"), r"\\emptyset "),
+    (re.compile(r"\\(?:mathbb|mathbf)\s*\{?R\}?|ℝ"), r"\\reals "),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])|\\circ(?![a-zA-Z])"), r" \\degree "),
+    (re.compile(r"\\%|%"), r" \\percent "),
+    (re.compile(r"\\\$|\$|€|£|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])"), " "),
+    (re.compile(r"\\(?:vert|mid)(?![a-zA-Z])"), "|"),
+    (re.compile(r"\\[lr]vert(?![a-zA-Z])"), "|"),
+]
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\{,\}|\\,| )\d{3})+)(?![\d])")
+_GROUP_SEPARATOR = re.compile(r",|\{,\}|\\,| ")
+
+
+def _join_thousands(match: re.Match[str]) -> str:
+    return match.group(1) + _GROUP_SEPARATOR.sub("", match.group(2))
+
+
+def strip_delimiters(text: str) -> str:
+    """Removes math-mode delimiters `$`, `\\(`, `\\)`, `\\[`, `\\]` around an answer."""
+    text = text.strip()
+    for opening, closing in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(opening) and text.endswith(closing) and len(text) >= len(opening) + len(closing):
+            text = text[len(opening) : len(text) - len(closing)].strip()
+    return text
+
+
+def clean(text: str) -> str:
+    """Returns `text` with presentation removed and operators spelled canonically."""
+    text = strip_delimiters(text)
+    text = text.replace("\\{", "\\lbrace ").replace("\\}", " \\rbrace ")
+    text = _THOUSANDS.sub(_join_thousands, text)
+    text = _DROP.sub("", text)
+    text = _SPACES.sub(" ", text)
+    for _ in range(3):  # nested \text{\textbf{...}}
+        text = _TEXT.sub(r" \1 ", text)
+    for pattern, replacement in _RENAME:
+        text = pattern.sub(replacement, text)
+    text = text.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.rstrip(".;").strip()
