@@ -19,6 +19,9 @@ class PolicyBatch(NamedTuple):
     mask: Tensor  # [N, T] bool, True on completion tokens up to and including EOS
     entropy: Tensor  # [N, T] entropy of pi_theta at each position
     norm: LossNorm
+    # Optional inputs that only some objectives read; every other objective ignores them.
+    completion_ids: Tensor | None = None  # [N, T] long, the sampled tokens (SSPO cuts them into segments)
+    delimiter_mask: Tensor | None = None  # [V] bool, True for tokens whose text holds a delimiter (SSPO)
 
 
 class ObjectiveOutput(NamedTuple):

@@ -27,6 +27,7 @@ def grpo_loss(
     kl_coef: float,
     kl_estimator: KLEstimator,
     entropy_coef: float = 0.0,
+    dual_clip: float | None = None,
 ) -> ObjectiveOutput:
     """`agg(-min(r A, clip(r) A) + beta KL(pi || pi_ref) - c_H H)` over the micro-batch.
 
@@ -38,10 +39,13 @@ def grpo_loss(
         kl_coef: beta; 0 disables the KL term.
         kl_estimator: which per-token KL estimate.
         entropy_coef: c_H of the entropy bonus.
+        dual_clip: c of dual-clip PPO, capping the loss of A < 0 tokens at -c A; None disables it.
     """
     assert batch.logp.shape == batch.logp_old.shape == batch.advantages.shape == batch.mask.shape
     log_ratio = batch.logp - batch.logp_old
-    surrogate = clipped_surrogate(log_ratio, batch.advantages, clip_low=clip_low, clip_high=clip_high)
+    surrogate = clipped_surrogate(
+        log_ratio, batch.advantages, clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip
+    )
     loss = surrogate.loss
     metrics = surrogate_metrics(surrogate, log_ratio, batch.mask)
     if kl_coef > 0:

@@ -7,7 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lit_rlvr.aggregation import masked_mean
+from lit_rlvr.aggregation import Aggregation, aggregate, masked_mean
+from lit_rlvr.objectives.base import ObjectiveOutput, PolicyBatch
 
 # A log-ratio beyond +-20 nats means the sample is ~5e8 times more or less likely than when it was
 # drawn; exp() of it adds nothing but the risk of inf * 0 = NaN in the clipped branch.
@@ -73,3 +74,75 @@ def surrogate_metrics(surrogate: ClippedSurrogate, log_ratio: Tensor, mask: Tens
         "objective/ratio_min": masked_ratio.min() if masked_ratio.numel() else ratio.new_zeros(()),
         "objective/approx_kl_old": masked_mean(approx_kl, mask),
     }
+
+
+def masked_log_ratio(logp: Tensor, logp_old: Tensor, mask: Tensor) -> Tensor:
+    """`log(pi_theta / pi_old)` `[N, T]`, 0 under the mask.
+
+    Selecting with `where` (not multiplying by the mask) keeps padding, even inf or NaN there, out
+    of both the value and the gradient: `0 * inf` would be NaN.
+    """
+    return torch.where(mask, logp - logp_old, 0.0).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+
+
+def approx_kl_old(log_ratio: Tensor, mask: Tensor) -> Tensor:
+    """Mean per-token k3 estimate of KL(pi_old || pi_theta) from `[N, T]` token log-ratios."""
+    log_ratio = log_ratio.detach().clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO)
+    return masked_mean(log_ratio.exp() - 1.0 - log_ratio, mask)
+
+
+def ratio_metrics(ratio: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """Mean, max and min of a `[N, T]` ratio over the masked positions."""
+    ratio = ratio.detach()
+    selected = ratio[mask]
+    empty = ratio.new_zeros(())
+    return {
+        "objective/ratio_mean": masked_mean(ratio, mask),
+        "objective/ratio_max": selected.max() if selected.numel() else empty,
+        "objective/ratio_min": selected.min() if selected.numel() else empty,
+    }
+
+
+def unit_clip_fractions(
+    surrogate: ClippedSurrogate, units: Tensor, mask: Tensor, unit: str
+) -> dict[str, Tensor]:
+    """Fractions of units (sequences, segments) whose shared ratio was clipped, low and high.
+
+    Args:
+        surrogate: the per-token surrogate, every token of a unit carrying the unit's ratio.
+        units: `[N, T]` long, the unit of each token, numbered from 0 within each row.
+        mask: `[N, T]` bool.
+        unit: the metric name's unit, e.g. `seq` gives `objective/seq_clip_frac_low`.
+    """
+    rows, length = mask.shape
+    offsets = torch.arange(rows, device=mask.device)[:, None] * length
+    index = torch.where(mask, units + offsets, 0).flatten()  # [N * T]: one slot per (row, unit)
+
+    def per_unit(flags: Tensor) -> Tensor:
+        return torch.zeros(rows * length, device=mask.device).index_add(
+            0, index, (flags & mask).flatten().float()
+        )
+
+    present = per_unit(mask) > 0
+    count = present.sum().clamp(min=1)
+    return {
+        f"objective/{unit}_clip_frac_low": (per_unit(surrogate.clipped_low) > 0).sum() / count,
+        f"objective/{unit}_clip_frac_high": (per_unit(surrogate.clipped_high) > 0).sum() / count,
+    }
+
+
+def reduce_loss(
+    loss: Tensor,
+    batch: PolicyBatch,
+    metrics: dict[str, Tensor],
+    *,
+    aggregation: Aggregation,
+    entropy_coef: float,
+) -> ObjectiveOutput:
+    """Subtracts the entropy bonus `c_H H`, logs the entropy and aggregates the `[N, T]` loss."""
+    if entropy_coef > 0:
+        loss = loss - entropy_coef * torch.where(batch.mask, batch.entropy, 0.0)
+    metrics["objective/entropy"] = masked_mean(
+        torch.where(batch.mask, batch.entropy.detach(), 0.0), batch.mask
+    )
+    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm), metrics)

@@ -1,0 +1,150 @@
+"""DAPO: GRPO with clip-higher, a token-level loss, dynamic sampling and a soft overlong penalty.
+
+Yu et al. 2025, "DAPO: An Open-Source LLM Reinforcement Learning System at Scale", arXiv 2503.14476:
+the objective (token ratio clipped to `[1 - 0.2, 1 + 0.28]`, group-normalised advantage, all
+tokens of all responses averaged together, no KL), dynamic sampling (keep a group only if
+`0 < #correct < G`) and the soft overlong punishment added to the reward. The sampling loop lives
+in the rollout callback; this file holds its knobs and the pure pieces it calls. The overlong
+buffer is a fraction of the generation budget (the paper: 4096 of 20480 tokens) so one config
+works at any budget.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lit_rlvr.advantages import group_normalized_advantages
+from lit_rlvr.aggregation import Aggregation
+from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.grpo import grpo_loss
+
+
+def keep_informative_groups(rewards: Tensor) -> Tensor:
+    """Dynamic sampling's filter: True for groups whose rewards are not all equal.
+
+    Args:
+        rewards: `[B, G]` correctness rewards (before any shaping).
+
+    Returns:
+        `[B]` bool; a False group has zero advantage everywhere and would only dilute the batch.
+    """
+    return rewards.amax(dim=1) > rewards.amin(dim=1)
+
+
+def overlong_penalty(lengths: Tensor, max_len: int, buffer_len: int, penalty_factor: float) -> Tensor:
+    """DAPO's soft overlong punishment, added to the reward.
+
+    0 up to `max_len - buffer_len` tokens, then falling linearly to `-penalty_factor` at `max_len`,
+    and `-penalty_factor` beyond.
+
+    Args:
+        lengths: completion lengths in tokens, any shape.
+        max_len: the generation budget `L_max`.
+        buffer_len: `L_cache`, the length of the linear ramp; 0 disables the penalty.
+        penalty_factor: the penalty at and beyond `max_len`.
+
+    Returns:
+        float penalties (<= 0), the shape of `lengths`.
+    """
+    if not 0 <= buffer_len <= max_len:
+        raise ValueError(f"overlong buffer_len must be in [0, max_len={max_len}], got {buffer_len}")
+    if buffer_len == 0:
+        return torch.zeros(lengths.shape, dtype=torch.get_default_dtype(), device=lengths.device)
+    excess = (lengths.to(torch.get_default_dtype()) - (max_len - buffer_len)).clamp(0.0, buffer_len)
+    return -penalty_factor * excess / buffer_len
+
+
+def dapo_loss(
+    batch: PolicyBatch, *, clip_low: float, clip_high: float, aggregation: Aggregation, entropy_coef: float
+) -> ObjectiveOutput:
+    """`agg(-min(r A, clip(r, 1 - eps_low, 1 + eps_high) A) - c_H H)`, no KL.
+
+    Args:
+        batch: the micro-batch, every tensor `[N, T]`.
+        clip_low: eps_low.
+        clip_high: eps_high (clip-higher: larger than eps_low).
+        aggregation: `token_mean` in the paper.
+        entropy_coef: c_H of the entropy bonus.
+    """
+    return grpo_loss(
+        batch,
+        clip_low=clip_low,
+        clip_high=clip_high,
+        aggregation=aggregation,
+        kl_coef=0.0,
+        kl_estimator="k3",
+        entropy_coef=entropy_coef,
+    )
+
+
+class DAPO(Objective):
+    """Decoupled Clip and Dynamic sAmpling Policy Optimization.
+
+    Args:
+        clip_low: eps_low, the ratio's lower clip is `1 - clip_low`.
+        clip_high: eps_high, the ratio's upper clip is `1 + clip_high` (clip-higher).
+        aggregation: loss aggregation over tokens and sequences.
+        entropy_coef: weight of the entropy bonus.
+        filter_groups: dynamic sampling; the rollout callback drops groups whose rewards are all
+            equal and samples again until the batch is full.
+        max_sampling_rounds: most generation rounds per batch (the first included) before the
+            callback stops with a message; verl's `max_num_gen_batches`.
+        overlong_buffer_fraction: `L_cache / L_max` of the soft overlong penalty; 0 disables it.
+        overlong_penalty_factor: the reward penalty at the generation budget.
+    """
+
+    min_samples_per_prompt = 2
+
+    def __init__(
+        self,
+        *,
+        clip_low: float = 0.2,
+        clip_high: float = 0.28,
+        aggregation: Aggregation = "token_mean",
+        entropy_coef: float = 0.0,
+        filter_groups: bool = True,
+        max_sampling_rounds: int = 10,
+        overlong_buffer_fraction: float = 0.2,
+        overlong_penalty_factor: float = 1.0,
+    ) -> None:
+        name = type(self).__name__
+        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name}: {knob} must be in (0, 1), got {value}")
+        if entropy_coef < 0:
+            raise ValueError(f"{name}: entropy_coef must be >= 0, got {entropy_coef}")
+        if max_sampling_rounds < 1:
+            raise ValueError(f"{name}: max_sampling_rounds must be >= 1, got {max_sampling_rounds}")
+        if not 0.0 <= overlong_buffer_fraction <= 1.0 or overlong_penalty_factor < 0:
+            raise ValueError(
+                f"{name}: overlong_buffer_fraction must be in [0, 1] and overlong_penalty_factor >= 0, "
+                f"got {overlong_buffer_fraction} and {overlong_penalty_factor}"
+            )
+        self.clip_low = clip_low
+        self.clip_high = clip_high
+        self.aggregation = aggregation
+        self.entropy_coef = entropy_coef
+        self.filter_groups = filter_groups
+        self.max_sampling_rounds = max_sampling_rounds
+        self.overlong_buffer_fraction = overlong_buffer_fraction
+        self.overlong_penalty_factor = overlong_penalty_factor
+
+    def shape_rewards(self, rewards: Tensor, lengths: Tensor, max_len: int) -> Tensor:
+        """Adds the soft overlong penalty to `[B, G]` rewards given `[B, G]` completion lengths."""
+        buffer_len = round(self.overlong_buffer_fraction * max_len)
+        return rewards + overlong_penalty(lengths, max_len, buffer_len, self.overlong_penalty_factor).to(
+            rewards
+        )
+
+    def advantages(self, rewards: Tensor) -> Tensor:
+        return group_normalized_advantages(rewards)
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        return dapo_loss(
+            batch,
+            clip_low=self.clip_low,
+            clip_high=self.clip_high,
+            aggregation=self.aggregation,
+            entropy_coef=self.entropy_coef,
+        )

@@ -1,0 +1,191 @@
+"""PPO with a token-value critic and GAE: the token-level MDP that RLHF started from.
+
+Schulman et al. 2017, "Proximal Policy Optimization Algorithms", arXiv 1707.06347, eq. 7 (clipped
+surrogate) and eq. 9 (value loss); GAE from arXiv 1506.02438, eq. 16; dual-clip from Ye et al. 2020,
+arXiv 1912.09729. The outcome reward sits on the last token; with the KL in the reward, every token
+also gets `-beta KL_t` (Ziegler et al. 2019; k1, beta fixed or adapted to a target), or else the
+KL goes in the loss as GRPO's. The value loss is clipped around the rollout's values, as in verl
+and OpenAI baselines. Defaults are verl's (gamma = lam = 1, eps 0.2, dual-clip 3, value clip 0.5,
+token-mean, advantages whitened over the batch). The critic model is not an objective knob.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lit_rlvr.advantages import TokenAdvantages, gae, masked_whiten, outcome_token_rewards
+from lit_rlvr.aggregation import Aggregation, LossNorm
+from lit_rlvr.kl import KLEstimator
+from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.kl_control import AdaptiveKLController
+from lit_rlvr.objectives.value_losses import clipped_value_loss
+
+
+def ppo_loss(
+    batch: PolicyBatch,
+    *,
+    clip_low: float,
+    clip_high: float,
+    dual_clip: float | None,
+    aggregation: Aggregation,
+    kl_coef: float,
+    kl_estimator: KLEstimator,
+    entropy_coef: float = 0.0,
+) -> ObjectiveOutput:
+    """`agg(-min(r A, clip(r) A) + beta KL - c_H H)` per token, capped at `-c A` where A < 0.
+
+    Args:
+        batch: the micro-batch, every tensor `[N, T]`; advantages from `PPO.token_advantages`.
+        clip_low: eps_low of the token-ratio clip.
+        clip_high: eps_high of the token-ratio clip.
+        dual_clip: c of dual-clip PPO, or None.
+        aggregation: loss aggregation.
+        kl_coef: beta of a KL term in the loss; 0 when the KL is in the reward.
+        kl_estimator: which per-token KL estimate.
+        entropy_coef: c_H of the entropy bonus.
+    """
+    return grpo_loss(
+        batch,
+        clip_low=clip_low,
+        clip_high=clip_high,
+        aggregation=aggregation,
+        kl_coef=kl_coef,
+        kl_estimator=kl_estimator,
+        entropy_coef=entropy_coef,
+        dual_clip=dual_clip,
+    )
+
+
+class PPO(Objective):
+    """Token-level PPO with GAE; `token_advantages` replaces `advantages` (it needs the critic's values).
+
+    Args:
+        clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
+        clip_high: eps_high, the token ratio's upper clip is `1 + clip_high`.
+        dual_clip: c > 1 of dual-clip PPO for negative advantages; None disables it.
+        aggregation: loss aggregation of the policy and the value loss.
+        gamma: GAE discount.
+        lam: GAE lambda.
+        whiten_advantages: standardise advantages over the batch's tokens.
+        value_clip: the critic's values may move at most this far from the rollout's before the
+            loss stops rewarding it; None disables value clipping.
+        kl_placement: `reward` (per-token penalty before GAE) or `loss` (GRPO-style term).
+        kl_coef: beta (the initial beta when adaptive); 0 disables the KL and the reference model.
+        kl_estimator: per-token KL estimator (k1 is the classic reward penalty).
+        kl_target: adapt beta towards this KL per sequence (reward placement only); None: fixed.
+        kl_horizon: samples over which an adaptive beta changes by at most 20%.
+        critic_warmup_steps: steps at the start that train only the critic.
+        entropy_coef: weight of the entropy bonus.
+    """
+
+    min_samples_per_prompt = 1
+    uses_token_advantages = True
+
+    def __init__(
+        self,
+        *,
+        clip_low: float = 0.2,
+        clip_high: float = 0.2,
+        dual_clip: float | None = 3.0,
+        aggregation: Aggregation = "token_mean",
+        gamma: float = 1.0,
+        lam: float = 1.0,
+        whiten_advantages: bool = True,
+        value_clip: float | None = 0.5,
+        kl_placement: Literal["reward", "loss"] = "reward",
+        kl_coef: float = 0.001,
+        kl_estimator: KLEstimator = "k1",
+        kl_target: float | None = None,
+        kl_horizon: int = 10000,
+        critic_warmup_steps: int = 0,
+        entropy_coef: float = 0.0,
+    ) -> None:
+        name = type(self).__name__
+        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"{name}: {knob} must be in (0, 1), got {value}")
+        checks = [
+            (dual_clip is None or dual_clip > 1.0, f"dual_clip must be > 1 or None, got {dual_clip}"),
+            (
+                0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0,
+                f"gamma and lam must be in [0, 1], got {gamma}, {lam}",
+            ),
+            (value_clip is None or value_clip > 0, f"value_clip must be > 0 or None, got {value_clip}"),
+            (kl_coef >= 0 and entropy_coef >= 0, "kl_coef and entropy_coef must be >= 0"),
+            (
+                kl_target is None or kl_placement == "reward",
+                "kl_target adapts beta only with kl_placement=reward",
+            ),
+            (critic_warmup_steps >= 0, f"critic_warmup_steps must be >= 0, got {critic_warmup_steps}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"{name}: {message}")
+        self.clip_low = clip_low
+        self.clip_high = clip_high
+        self.dual_clip = dual_clip
+        self.aggregation = aggregation
+        self.gamma = gamma
+        self.lam = lam
+        self.whiten_advantages = whiten_advantages
+        self.value_clip = value_clip
+        self.kl_placement = kl_placement
+        self.kl_coef = kl_coef
+        self.kl_estimator = kl_estimator
+        self.kl_controller = AdaptiveKLController(init_coef=kl_coef, target=kl_target, horizon=kl_horizon)
+        self.critic_warmup_steps = critic_warmup_steps
+        self.entropy_coef = entropy_coef
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.kl_coef > 0
+
+    def advantages(self, rewards: Tensor) -> Tensor:
+        raise TypeError("PPO's advantages are per token and need the critic: call token_advantages")
+
+    def token_advantages(
+        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+    ) -> TokenAdvantages:
+        """GAE advantages and returns, `[N, T]`, from `[B, G]` rewards and the rollout's `[N, T]` values.
+
+        `kl` is the rollout's per-token `kl_estimator` KL to the reference, needed with the reward placement.
+        """
+        assert values is not None, "PPO needs the critic's values at rollout time"
+        token_rewards = outcome_token_rewards(rewards.flatten(), mask)  # [N, T]
+        if self.kl_placement == "reward" and self.kl_coef > 0:
+            assert kl is not None, "the KL in the reward needs the rollout's per-token KL"
+            token_rewards = token_rewards - self.kl_controller.value * torch.where(mask, kl, 0.0)
+        advantages, returns = gae(token_rewards, values, mask, gamma=self.gamma, lam=self.lam)
+        if self.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        return TokenAdvantages(advantages, returns)
+
+    def value_loss(
+        self, values: Tensor, values_old: Tensor, returns: Tensor, mask: Tensor, norm: LossNorm
+    ) -> ObjectiveOutput:
+        """The critic's clipped squared error on one micro-batch (see `clipped_value_loss`)."""
+        return clipped_value_loss(
+            values,
+            values_old,
+            returns,
+            mask,
+            clip_range=self.value_clip,
+            aggregation=self.aggregation,
+            norm=norm,
+        )
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        return ppo_loss(
+            batch,
+            clip_low=self.clip_low,
+            clip_high=self.clip_high,
+            dual_clip=self.dual_clip,
+            aggregation=self.aggregation,
+            kl_coef=self.kl_coef if self.kl_placement == "loss" else 0.0,
+            kl_estimator=self.kl_estimator,
+            entropy_coef=self.entropy_coef,
+        )
