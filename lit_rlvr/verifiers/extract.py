@@ -12,11 +12,17 @@ import re
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
 _PHRASE = re.compile(r"(?:answer\s*(?:\*\*)?\s*(?:is|would be|:|：)|答案是)\s*(?:\*\*)?\s*", re.IGNORECASE)
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z_])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?"
+)
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
 _HEDGE = re.compile(r"\d\s*\$?\s*(?:,?\s*or|\\text\{\s*or\s*\})\s*\$?\s*-?\$?\s*$")
 _JOIN = re.compile(r"^[\s$.,;]*(?:,|and|\\text\{\s*and\s*\}|&|;|\\quad|\\qquad)?[\s$.,;]*$")
 _SEARCH_CHARS = 20_000  # the fallbacks look only this far back from the end
+
+
+class _Unclosed(Exception):
+    pass
 
 
 def final_segment(response: str) -> str | None:
@@ -52,8 +58,8 @@ def boxes(text: str) -> list[tuple[str, int, int]]:
             return found
         if text.startswith("{", match.end()):
             group = _braced(text, match.end())
-            if group is None:
-                return found
+            if group is None:  # an unclosed box: the response was cut off mid-answer
+                raise _Unclosed
             found.append((group[0], match.start(), group[1]))
             position = group[1]
         else:  # `\boxed 5`
@@ -64,10 +70,18 @@ def boxes(text: str) -> list[tuple[str, int, int]]:
 
 
 def last_boxed(text: str) -> str | None:
-    """The last box, joined with the boxes just before it when they form a list (`\\boxed{2}, \\boxed{3}`)."""
-    found = boxes(text)
+    """The last box, joined with the boxes just before it when they form a list (`\\boxed{2}, \\boxed{3}`).
+
+    Raises `ValueError` when a box is never closed.
+    """
+    try:
+        found = boxes(text)
+    except _Unclosed:
+        raise ValueError("unclosed \\boxed") from None
     if not found:
         return None
+    while found[-1][0].lstrip().startswith(("\\boxed", "\\fbox")) and boxes(found[-1][0]):
+        found[-1] = boxes(found[-1][0])[-1]
     parts = [found[-1][0]]
     for (content, _, end), (_, next_start, _) in zip(found[-2::-1], found[:0:-1], strict=False):
         gap = text[end:next_start]
@@ -107,7 +121,9 @@ def _last_number(text: str) -> str | None:
         start = math.start() + max(0, number.start() - 2000)
         if start <= number.start() < start + len(math.group()):
             content = next(group for group in math.groups() if group is not None)
-            return re.split(r"=|\\approx", content)[-1].strip()
+            # `x = 1/3 \approx 0.33` answers 1/3; `x \approx 11` answers 11.
+            parts = re.split(r"\\approx", content.rsplit("=", 1)[-1])
+            return (parts[0] if "=" in content else parts[-1]).strip()
     return number.group()
 
 
@@ -116,7 +132,10 @@ def extract_answer(response: str) -> str | None:
     final = final_segment(response)
     if final is None:
         return None
-    boxed = last_boxed(final)
+    try:
+        boxed = last_boxed(final)
+    except ValueError:
+        return None
     if boxed is not None:
         return boxed
     tail = final[-_SEARCH_CHARS:]
@@ -130,7 +149,10 @@ def extract_answer(response: str) -> str | None:
 
 def gold_answer(gold: str) -> str:
     """The answer in a dataset's gold field: its last box or its `####` part, else the whole field."""
-    boxed = last_boxed(gold)
+    try:
+        boxed = last_boxed(gold)
+    except ValueError:
+        boxed = None
     if boxed is not None:
         return boxed
     if "####" in gold:

@@ -40,8 +40,11 @@ _RENAME = [
     (re.compile(r"\\(?:vert|mid)(?![a-zA-Z])"), "|"),
     (re.compile(r"\\[lr]vert(?![a-zA-Z])"), "|"),
 ]
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\{,\}|\\,| )\d{3})+)(?![\d])")
-_GROUP_SEPARATOR = re.compile(r",|\{,\}|\\,| ")
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\s?\{,\s?\}|\\,| )\d{3})+)(?![\d])")
+_GROUP_SEPARATOR = re.compile(r",|\s?\{,\s?\}|\\,| ")
+_SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w.])")
+# `7\frac{3}{4}` in an answer is the mixed number 7 + 3/4, never 7 times 3/4.
+_MIXED = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
 
 
 def _join_thousands(match: re.Match[str]) -> str:
@@ -62,12 +65,14 @@ def clean(text: str) -> str:
     text = strip_delimiters(text)
     text = text.replace("\\{", "\\lbrace ").replace("\\}", " \\rbrace ")
     text = _THOUSANDS.sub(_join_thousands, text)
+    text = _SCIENTIFIC.sub(r"\1 \\times 10^{\2}", text)
     text = _DROP.sub("", text)
     text = _SPACES.sub(" ", text)
     for _ in range(3):  # nested \text{\textbf{...}}
         text = _TEXT.sub(r" \1 ", text)
     for pattern, replacement in _RENAME:
         text = pattern.sub(replacement, text)
+    text = _MIXED.sub(r"(\1+\\frac{\2}{\3})", text)
     text = text.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
     text = re.sub(r"\s+", " ", text).strip()
     return text.rstrip(".;").strip()

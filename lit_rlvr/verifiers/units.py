@@ -90,6 +90,6 @@ def split_units(text: str) -> Split:
         return Split(text, None, percent)
     if len(tokens) == 1 and len(tokens[0]) == 1 and tokens[0] not in _LETTER_UNITS:
         return Split(text, None, percent)
-    if not re.search(r"[\d}]\s*$", core):  # a unit follows a number, never a variable
+    if not re.search(r"(?:[\d})]|\\pi)\s*$", core):  # a unit follows a number, never a variable
         return Split(text, None, percent)
     return Split(core, canonical_unit(words, match.group(2) or ""), percent)
