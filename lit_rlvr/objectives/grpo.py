@@ -9,6 +9,7 @@ is loaded then).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from lit_rlvr.advantages import group_normalized_advantages
@@ -50,7 +51,12 @@ def grpo_loss(
     metrics = surrogate_metrics(surrogate, log_ratio, batch.mask)
     if kl_coef > 0:
         assert batch.ref_logp is not None, "kl_coef > 0 needs reference log-probs"
-        kl = kl_estimate(batch.logp, batch.ref_logp, kl_estimator)
+        # Padding is zeroed first: inf there would make k2's square or k3's exp NaN in the gradient.
+        kl = kl_estimate(
+            torch.where(batch.mask, batch.logp, 0.0),
+            torch.where(batch.mask, batch.ref_logp, 0.0),
+            kl_estimator,
+        )
         loss = loss + kl_coef * kl
         metrics["objective/kl_ref"] = masked_mean(kl.detach(), batch.mask)
     if entropy_coef > 0:
