@@ -7,12 +7,13 @@ power and factorial is size-checked before SymPy computes it, so no input can ma
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
 import sympy
 
-from lit_rlvr.verifiers.guards import MAX_FACTORIAL, TooLarge, check_power_bits
+from lit_rlvr.verifiers.guards import MAX_BITS, MAX_FACTORIAL, TooLarge, check_power_bits
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<cmd>\\[a-zA-Z]+|\\[{}|])|(?P<word>[a-zA-Z]+)"
@@ -69,6 +70,12 @@ def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
             raise TooLarge("root of a huge number")
     elif exponent.is_Rational and abs(exponent.p) > 10_000:  # symbolic towers expand on comparison
         raise TooLarge("exponent too large")
+    elif base.is_number and exponent.is_number:  # e^{e^{e^e}}: estimate the size before any evalf
+        magnitude = abs(complex(exponent.evalf(15))) * max(
+            1.0, abs(math.log2(abs(complex(base.evalf(15))) or 1))
+        )
+        if not magnitude <= MAX_BITS:
+            raise TooLarge("power too large")
     return sympy.Pow(base, exponent)
 
 

@@ -66,8 +66,9 @@ def same_function(a: sympy.Expr, b: sympy.Expr) -> bool:
         left, right = _number(a.xreplace(values)), _number(b.xreplace(values))
         if left is None or right is None:
             continue
-        scale = max(1.0, *(abs(float(part)) for part in (*left, *right)))
-        if max(abs(float(left[0] - right[0])), abs(float(left[1] - right[1]))) > _POINT_RELATIVE * scale:
+        # sympy Floats, not Python floats: (1.5377)^10000 overflows a double to inf.
+        scale = max(sympy.Float(1), *(abs(part) for part in (*left, *right)))
+        if max(abs(left[0] - right[0]), abs(left[1] - right[1])) > _POINT_RELATIVE * scale:
             return False
         agreed += 1
     return agreed >= 2
