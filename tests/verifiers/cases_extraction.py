@@ -1,4 +1,5 @@
 r"""Case table, extraction: where the final answer sits in a long response."""
+# ruff: noqa: E501 - case tables keep one case per line, however long its strings
 
 _LONG = "Let me think step by step. " * 200
 

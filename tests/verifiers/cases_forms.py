@@ -1,4 +1,5 @@
 r"""Case table, written forms: radicals, constants, expressions, units, percent, choices, text."""
+# ruff: noqa: E501 - case tables keep one case per line, however long its strings
 
 CASES = [
     # radicals, pi, e

@@ -1,4 +1,5 @@
 r"""Case table, numbers: (gold, response, expected). Modelled on the public suites in verifiers.md."""
+# ruff: noqa: E501 - case tables keep one case per line, however long its strings
 
 CASES = [
     # integers and signs

@@ -1,4 +1,5 @@
 r"""Case table, structured answers: intervals, sets, lists, tuples, matrices, relations."""
+# ruff: noqa: E501 - case tables keep one case per line, however long its strings
 
 CASES = [
     # intervals

@@ -7,6 +7,7 @@ import pytest
 from lit_rlvr.verifiers.math import TIMEOUT_S, verify
 
 _BIG = "1" + "0" * 100_000
+_MATRIX = " \\\\ ".join(" & ".join(["x"] * 30) for _ in range(30))
 ADVERSARIAL = [
     ("\\boxed{10^{10^{10^{10}}}}", "1"),
     ("The answer is 9**9**9**9", "1"),

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from lit_rlvr.verifiers.math import verify
 
 _TOKENS = [
-    "\\boxed{", "\\frac{", "\\sqrt{", "\\sqrt[", "}", "{", "(", ")", "[", "]", "\\{", "\\}", "^", "_", "1", "2",
-    "9", "0.5", "-", "+", "*", "/", "=", "<", "\\le", "\\pm", ",", " ", "x", "y", "\\pi", "e", "i", "!", "%",
+    "\\boxed{", "\\frac{", "\\sqrt{", "\\sqrt[", "}", "{", "(", ")", "[", "]", "\\{", "\\}", "^", "_", "1",
+    "2", "9", "0.5", "-", "+", "*", "/", "=", "<", "\\le", "\\pm", ",", " ", "x", "y", "\\pi", "e", "i",
+    "!", "%",
     "\\%", "^\\circ", "\\text{", "cm", "\\cup", "\\infty", "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\",
     "\\left(", "\\right)", "$", " or ", " and ", "</think>", "#### ", "The answer is ", "\\log_", "\\sin",
 ]  # fmt: skip
