@@ -197,6 +197,9 @@ def parse(text: str) -> Value:
         return Choice(choice.group(1) or choice.group(2))
     alternatives = _split(text, " or ")
     if len(alternatives) > 1:
+        roots = _roots(alternatives)
+        if roots is not None:  # `x = 2 or x = 3` states the solution set {2, 3}
+            return Items("list", roots)
         regions = [_region_or_none(part.strip()) for part in alternatives]
         if any(region is None for region in regions):
             raise Hedge(text)
@@ -235,6 +238,19 @@ def parse(text: str) -> Value:
         if _WORDS.fullmatch(text):
             return Text(re.sub(r"[^a-z0-9]", "", text.lower()))
         raise
+
+
+def _roots(alternatives: list[str]) -> tuple[Scalar, ...] | None:
+    """The values of `x = a or x = b` (one variable assigned in every part), else None."""
+    try:
+        values = [parse(part.strip()) for part in alternatives]
+    except ParseError:
+        return None
+    if not all(isinstance(value, Relation) and value.operator == "=" for value in values):
+        return None
+    if len({value.lhs for value in values}) != 1 or not isinstance(values[0].lhs, sympy.Symbol):
+        return None
+    return tuple(Scalar(value.rhs) for value in values)
 
 
 def _region_or_none(text: str) -> Region | None:

@@ -175,5 +175,8 @@ CASES = [
     ("x <= 1", "\\boxed{-x >= -1}", True),
     ("x > 5", "\\boxed{x \\ge 5}", False),
     ("x^2 + y^2 = 25", "\\boxed{x^2 + y^2 - 25 = 0}", True),
+    ("2, 3", "\\boxed{x=2 \\text{ or } x=3}", True),
+    ("2, 3", "\\boxed{x=2 \\text{ or } y=3}", False),
+    ("2, 3", "\\boxed{x=2 \\text{ or } x=4}", False),
     ("x^2 + y^2 = 25", "\\boxed{x^2 + y^2 = 5}", False),
 ]
