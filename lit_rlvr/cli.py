@@ -72,8 +72,8 @@ class RLVRCLI(LightningCLI):
         return results[0].get("val/accuracy") if results else None
 
 
-def main(args: list[str] | None = None) -> RLVRCLI:
-    """Entry point of the `lit-rlvr` console script and `python -m lit_rlvr`."""
+def run(args: list[str] | None = None) -> RLVRCLI:
+    """Runs the command line on `args` (default: `sys.argv`) and returns the finished CLI."""
     return RLVRCLI(
         RLVRModule,
         PromptDataModule,
@@ -87,3 +87,8 @@ def main(args: list[str] | None = None) -> RLVRCLI:
             "num_sanity_val_steps": 0,
         },  # fmt: skip
     )
+
+
+def main() -> None:
+    """Entry point of the `lit-rlvr` console script and `python -m lit_rlvr`."""
+    run()
