@@ -13,7 +13,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
+import types
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal, NamedTuple
@@ -51,7 +53,15 @@ class _Worker:
     def __init__(self, context: mp.context.BaseContext, memory_limit_mb: int) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, memory_limit_mb), daemon=True)
-        self.process.start()
+        # A spawned child imports the parent's main module to unpickle its target; a script without
+        # an `if __name__ == "__main__"` guard would run again in every worker, and even a guarded
+        # one costs the worker a torch import. Workers only need `fn`'s own module, so hide main.
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self.process.start()
+        finally:
+            sys.modules["__main__"] = main
         child.close()
 
     def kill(self) -> None:
@@ -88,8 +98,8 @@ class RewardPool:
     def map(self, fn: Callable[..., float], items: Sequence[tuple[Any, ...]]) -> list[Outcome]:
         """Returns `fn(*item)` for every item, in order; failures become `Outcome(0.0, status)`.
 
-        `fn` must be importable by name (a module-level function), since workers receive it by
-        reference.
+        `fn` must be importable by name (a module-level function of a module other than the
+        script being run), since workers receive it by reference.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
         pending = list(range(len(items)))[::-1]

@@ -11,13 +11,9 @@ daemonic processes may not start children.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import multiprocessing
 import re
-import sys
 import threading
-import types
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Literal, NamedTuple
 
@@ -82,22 +78,6 @@ def _judge_code(answer: str, expected: str) -> float:
     return _encode(judge(answer, expected))
 
 
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Hides `__main__` from spawned workers, which would otherwise re-run the caller's script.
-
-    A spawned process imports the parent's main module to find pickled functions; an evaluation
-    script without an `if __name__ == "__main__"` guard would then run again in every worker. The
-    judge function lives in this package, so the worker never needs the main module.
-    """
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
-
 class _Worker:
     """One lazily started worker process, shared by every `verify` call in this process."""
 
@@ -110,8 +90,7 @@ class _Worker:
             if self._pool is None:
                 self._pool = RewardPool(workers=1, timeout_s=TIMEOUT_S, memory_limit_mb=2048)
                 atexit.register(self._pool.close)
-            with _main_module_hidden():
-                outcome = self._pool.map(_judge_code, [(answer, expected)])[0]
+            outcome = self._pool.map(_judge_code, [(answer, expected)])[0]
         if outcome.status == "ok":
             return _decode(outcome.value)
         return Verdict(False, "timeout" if outcome.status == "timeout" else "error")
