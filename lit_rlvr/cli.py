@@ -72,12 +72,16 @@ class RLVRCLI(LightningCLI):
         return results[0].get("val/accuracy") if results else None
 
 
-def run(args: list[str] | None = None) -> RLVRCLI:
-    """Runs the command line on `args` (default: `sys.argv`) and returns the finished CLI."""
+def run(args: list[str] | None = None, *, subcommand: bool = True) -> RLVRCLI:
+    """Runs the command line on `args` (default: `sys.argv`) and returns the finished CLI.
+
+    With `subcommand=False`, `args` hold no subcommand and the CLI only parses and instantiates.
+    """
     return RLVRCLI(
         RLVRModule,
         PromptDataModule,
         args=args,
+        run=subcommand,
         save_config_kwargs={"overwrite": True},
         trainer_defaults={
             "max_steps": 30,
