@@ -1,8 +1,10 @@
 """The RLVR LightningModule: policy, frozen reference, optional critic, and the update loop.
 
 Each training step reads top to bottom: the rollout callback has attached a verified rollout
-(prompts -> completions -> rewards), then advantages -> `ppo_epochs` passes over mini-batches,
-each accumulated over micro-batches -> objective -> one optimizer step per mini-batch -> log.
+(prompts -> completions -> rewards), then advantages (per sequence from the objective, per token
+from the objective, or from the critic, which learns from the rollout there) -> `ppo_epochs`
+passes over mini-batches, each accumulated over micro-batches -> objective -> one optimizer step
+per mini-batch -> log.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from torch import Tensor, nn
 
 from lit_rlvr import metrics
 from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
+from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
+from lit_rlvr.objectives.segments import delimiter_token_mask
 from lit_rlvr.rollout import Rollout
 from lit_rlvr.strategy import shard_for_fsdp2
 
@@ -32,6 +37,8 @@ class RLVRModule(LightningModule):
     Args:
         model: the policy: an alias (`smollm2-135m-instruct`, `tiny-random-llama`), a folder or a hub id.
         objective: the policy-optimization objective, selected by class path.
+        critic: the critic's backbone and optimizer; required by objectives with a critic (PPO,
+            SequencePPO) and refused by the others.
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay.
         warmup_steps: optimizer steps of linear learning-rate warm-up.
@@ -48,6 +55,7 @@ class RLVRModule(LightningModule):
         *,
         model: str = SMOLLM2,
         objective: Objective | None = None,
+        critic: CriticConfig | None = None,
         lr: float = 1e-5,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
@@ -78,7 +86,18 @@ class RLVRModule(LightningModule):
         self.reference = (
             load_causal_lm(model).requires_grad_(False).eval() if self.objective.needs_reference else None
         )
-        self.critic: nn.Module | None = None
+        name, kind = type(self.objective).__name__, self.objective.critic_kind
+        if (kind is None) != (critic is None):
+            raise ValueError(
+                f"model.objective={name} needs a critic: set model.critic (e.g. `critic: {{model: null}}` "
+                "for one on the policy's backbone)"
+                if critic is None
+                else f"model.critic is set but model.objective={name} uses no critic: remove model.critic"
+            )
+        self.critic_config = critic
+        self.critic = build_critic(kind, critic, model) if critic is not None else None
+        # SSPO's lookup of the tokens whose text holds a subsentence delimiter, padded to the embedding rows.
+        self.register_buffer("delimiter_mask", self._delimiter_mask(), persistent=False)
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
         self.micro_batch_size = micro_batch_size
@@ -93,10 +112,24 @@ class RLVRModule(LightningModule):
                 if model is not None:
                     shard_for_fsdp2(model, self.device_mesh["data_parallel"])
 
+    def _delimiter_mask(self) -> Tensor | None:
+        if not self.objective.delimiters:
+            return None
+        vocab = self.policy.get_input_embeddings().num_embeddings
+        size = len(self.tokenizer)
+        texts = self.tokenizer.batch_decode([[i] for i in range(size)])
+        found = delimiter_token_mask(texts, self.objective.delimiters)
+        return torch.cat([found, found.new_zeros(max(vocab - size, 0))])
+
     @property
     def updates_per_rollout(self) -> int:
         """Optimizer steps each rollout feeds."""
         return self.ppo_epochs * self.mini_batches
+
+    @property
+    def needs_logp_old(self) -> bool:
+        """Whether the rollout callback must score `logp_old` (off-policy passes, or the KL in the reward)."""
+        return self.updates_per_rollout > 1 or self.objective.kl_in_reward
 
     def attach_rollout(self, rollout: Rollout) -> None:
         """Called by `RolloutCollector` before each training and validation batch."""
@@ -130,18 +163,20 @@ class RLVRModule(LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         started = time.perf_counter()
         rollout = self._take_rollout()
-        group_size = rollout.group_size
-        advantages = self.objective.advantages(rollout.rewards.view(-1, group_size).to(self.device)).reshape(
-            -1
-        )  # [N]
-        update_metrics = self._update(rollout, advantages)
+        advantages, critic_metrics = self._advantages(rollout)  # [N, T]
+        warming_up = self.trainer.fit_loop.total_batch_idx < getattr(self.objective, "critic_warmup_steps", 0)
+        update_metrics = {} if warming_up else self._update(rollout, advantages)  # only the critic learns
         timings = {**(rollout.timings or {}), "update": time.perf_counter() - started}
         logged = {
             **metrics.rollout_metrics(rollout),
-            **{f"objective/advantage_{k}": v for k, v in metrics.stats(advantages).items()},
+            **{
+                f"objective/advantage_{k}": v
+                for k, v in metrics.stats(advantages[rollout.completion_mask]).items()
+            },
+            **critic_metrics,
             **update_metrics,
             **metrics.perf_metrics(rollout, timings),
-            "train/lr": self.optimizers().param_groups[0]["lr"],
+            "train/lr": self._optimizers()[0].param_groups[0]["lr"],
             "train/skipped_updates": float(self.skipped_updates),
         }
         self.log_dict(logged, batch_size=len(rollout.texts))
@@ -150,44 +185,77 @@ class RLVRModule(LightningModule):
         if self.log_completions_every and batch_idx % self.log_completions_every == 0:
             metrics.log_completions(self.logger, rollout, self.global_step)
 
-    def _update(self, rollout: Rollout, advantages: Tensor) -> dict[str, Tensor]:
-        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        size = len(rollout.texts)
+    def _advantages(self, rollout: Rollout) -> tuple[Tensor, dict[str, Tensor]]:
+        """`[N, T]` advantages and the critic's metrics; a critic learns from the rollout here."""
+        rewards = rollout.rewards.view(-1, rollout.group_size).to(self.device)  # [B, G]
+        mask = rollout.completion_mask
+        kl = None
+        if self.objective.kl_in_reward:
+            kl = kl_estimate(rollout.logp_old, rollout.ref_logp, self.objective.kl_estimator)  # [N, T]
+            self.objective.observe_kl(torch.where(mask, kl, 0.0).sum(-1))
+        if self.critic is not None:
+            step = CriticStep(
+                optimizer=self._optimizers()[1].optimizer,  # raw: not a global step (see lit_rlvr.critics)
+                backward=self.manual_backward,
+                max_grad_norm=self.critic_config.max_grad_norm,
+                micro_batch_size=self.micro_batch_size,
+            )
+            return self.critic.learn(
+                self.objective,
+                rollout,
+                rewards,
+                kl=kl,
+                mini_batches=self._mini_batch_order(len(mask)),
+                step=step,
+            )
+        if self.objective.uses_token_advantages:
+            return self.objective.token_advantages(rewards, mask, kl=kl).advantages, {}
+        return self.objective.advantages(rewards).reshape(-1)[:, None].expand(mask.shape), {}
+
+    def _mini_batch_order(self, size: int) -> list[Tensor]:
+        """Row indices of each optimizer step of a rollout: `ppo_epochs` shuffled passes of `mini_batches`."""
         mini_size = math.ceil(size / self.mini_batches)
-        totals = metrics.WeightedMeans()
+        order = []
         for _ in range(self.ppo_epochs):
-            order = (
+            rows = (
                 torch.randperm(size, generator=self._shuffle)
                 if self.updates_per_rollout > 1
                 else torch.arange(size)
             )
-            for mini in order.to(self.device).split(mini_size):
-                mask = rollout.completion_mask[mini]
-                norm = LossNorm(
-                    tokens=float(mask.sum()),
-                    sequences=float(len(mini)),
-                    max_len=float(rollout.max_new_tokens),
-                )
+            order.extend(rows.to(self.device).split(mini_size))
+        return order
+
+    def _optimizers(self) -> list[Any]:
+        optimizers = self.optimizers()
+        return optimizers if isinstance(optimizers, list) else [optimizers]
+
+    def _update(self, rollout: Rollout, advantages: Tensor) -> dict[str, Tensor]:
+        optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
+        totals = metrics.WeightedMeans()
+        for mini in self._mini_batch_order(len(rollout.texts)):
+            mask = rollout.completion_mask[mini]
+            norm = LossNorm(
+                tokens=float(mask.sum()), sequences=float(len(mini)), max_len=float(rollout.max_new_tokens)
+            )
+            optimizer.zero_grad()
+            loss = 0.0
+            for micro in mini.split(self.micro_batch_size):
+                out = self._micro_step(rollout.select(micro), advantages[micro], norm)
+                self.manual_backward(out.loss)
+                loss += out.loss.detach()
+                totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.hparams.max_grad_norm)
+            if torch.isfinite(grad_norm):
+                optimizer.step()
+            else:  # a non-finite gradient never reaches the weights
                 optimizer.zero_grad()
-                loss = 0.0
-                for micro in mini.split(self.micro_batch_size):
-                    out = self._micro_step(rollout.select(micro), advantages[micro], norm)
-                    self.manual_backward(out.loss)
-                    loss += out.loss.detach()
-                    totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
-                grad_norm = torch.nn.utils.clip_grad_norm_(
-                    self.policy.parameters(), self.hparams.max_grad_norm
-                )
-                if torch.isfinite(grad_norm):
-                    optimizer.step()
-                else:  # a non-finite gradient never reaches the weights
-                    optimizer.zero_grad()
-                    self.skipped_updates += 1
-                scheduler.step()
-                totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
+                self.skipped_updates += 1
+            scheduler.step()
+            totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
         return totals.means()
 
     def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm):
+        """The objective on one micro-batch; `advantages` `[n, T]` are cut to the part's trimmed width."""
         scored = completion_logprobs(
             self.policy,
             part.input_ids,
@@ -200,10 +268,12 @@ class RLVRModule(LightningModule):
             logp=scored.logp,
             logp_old=logp_old,
             ref_logp=part.ref_logp,
-            advantages=advantages[:, None].expand_as(scored.logp),
+            advantages=advantages[:, : scored.logp.shape[1]],
             mask=part.completion_mask,
             entropy=scored.entropy,
             norm=norm,
+            completion_ids=part.completion_ids,
+            delimiter_mask=self.delimiter_mask,
         )
         return self.objective(batch)
 
@@ -228,7 +298,13 @@ class RLVRModule(LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / (warmup + 1))
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        policy = {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        if self.critic is None:
+            return policy
+        critic = torch.optim.AdamW(
+            self.critic.parameters(), lr=self.critic_config.lr, weight_decay=self.critic_config.weight_decay
+        )
+        return [policy, {"optimizer": critic}]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The reference is the frozen starting point and is rebuilt from `model`; saving it would
@@ -244,6 +320,7 @@ class RLVRModule(LightningModule):
             "shuffle": self._shuffle.get_state(),
         }
         checkpoint["skipped_updates"] = self.skipped_updates
+        checkpoint["objective"] = self.objective.state_dict()  # e.g. PPO's adaptive KL coefficient
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.reference is not None:
@@ -259,3 +336,5 @@ class RLVRModule(LightningModule):
             np.random.set_state(rng["numpy"])
             self._shuffle.set_state(rng["shuffle"])
         self.skipped_updates = checkpoint.get("skipped_updates", 0)
+        if checkpoint.get("objective"):
+            self.objective.load_state_dict(checkpoint["objective"])

@@ -23,8 +23,8 @@ def test_gradient_does_not_depend_on_the_micro_batch_split(tokenizer, prompt_bat
         + 0.3 * torch.randn(rollout.completion_mask.shape),
         ref_logp=module.sequence_logprobs(module.reference, rollout) - 0.1,
     )
-    advantages = module.objective.advantages(rewards.view(-1, 4)).reshape(-1)
     mask = rollout.completion_mask
+    advantages = module.objective.advantages(rewards.view(-1, 4)).reshape(-1)[:, None].expand(mask.shape)
     norm = LossNorm(tokens=float(mask.sum()), sequences=float(len(mask)), max_len=6.0)
 
     def gradient(micro_batch_size):

@@ -6,18 +6,29 @@ while the module only consumes a verified `Rollout`. It stays a thin scheduler o
 components that are tested on their own: `RolloutGenerator` and `RewardScorer`.
 
 Contract with the module: before every training batch it calls `pl_module.attach_rollout(rollout)`
-with rewards, correctness, per-term rewards, `logp_old` (when a rollout feeds more than one
-optimizer step) and `ref_logp` (when the objective uses a reference) filled in; before every
+with rewards (shaped by `objective.shape_rewards`), correctness, per-term rewards, `logp_old`
+(when `pl_module.needs_logp_old`: a rollout feeds more than one optimizer step, or the KL sits in
+the reward) and `ref_logp` (when the objective uses a reference) filled in; before every
 validation batch it attaches a greedy, verified rollout with one completion per prompt.
+
+Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
+of further prompts, drawn from a second shuffle of the training prompts (its own seed, so the
+Trainer's own prompt order is untouched), for at most `objective.max_sampling_rounds` rounds.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader
 
+from lit_rlvr.dynamic_sampling import sample_informative
 from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
 from lit_rlvr.rollout import Rollout, RolloutGenerator
 
@@ -61,6 +72,7 @@ class RolloutCollector(Callback):
             list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
         )
         self.failures: dict[str, int] = {}
+        self._more_prompts: Iterator[dict[str, Any]] | None = None
 
     def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
         """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
@@ -77,12 +89,53 @@ class RolloutCollector(Callback):
             rewards=scores.rewards, correct=scores.correct, reward_terms=scores.terms, timings=timings
         )
 
+    def _extra_prompts(self, trainer: Trainer) -> Iterator[dict[str, Any]]:
+        """Endless prompt batches for dynamic sampling, from a second shuffle of the training prompts."""
+        if self._more_prompts is None:
+            loader = trainer.datamodule.train_dataloader()
+            shuffled = DataLoader(
+                loader.dataset,
+                batch_size=loader.batch_size,
+                shuffle=True,
+                collate_fn=loader.collate_fn,
+                generator=torch.Generator().manual_seed(trainer.global_step + 1),
+            )
+            self._more_prompts = itertools.chain.from_iterable(itertools.repeat(shuffled))
+        return self._more_prompts
+
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        rollout = self.collect(pl_module, batch, greedy=False)
+        objective = pl_module.objective
+        sampled = sample_informative(
+            lambda prompts: self.collect(pl_module, _to(prompts, pl_module.device), greedy=False),
+            batch,
+            self._extra_prompts(trainer) if objective.max_sampling_rounds > 1 else iter(()),
+            objective.keep_groups,
+            prompts_needed=len(batch["rows"]),
+            max_rounds=objective.max_sampling_rounds,
+            pad_token_id=pl_module.tokenizer.pad_token_id,
+        )
+        rollout = sampled.rollout
+        if sampled.capped:
+            rank_zero_warn(
+                f"dynamic sampling filled {len(rollout.rows)} of {len(batch['rows'])} groups in "
+                f"model.objective.max_sampling_rounds={objective.max_sampling_rounds} rounds; training on "
+                "those (raise the knob, or use a task whose groups are less often all right or all wrong)"
+            )
+        group = rollout.group_size
+        lengths = rollout.completion_mask.sum(-1).view(-1, group)
+        shaped = objective.shape_rewards(rollout.rewards.view(-1, group), lengths, rollout.max_new_tokens)
+        rollout = rollout._replace(rewards=shaped.reshape(-1))
+        pl_module.log_dict(
+            {
+                "rollout/sampling_rounds": float(sampled.rounds),
+                "rollout/sampling_capped": float(sampled.capped),
+            },
+            batch_size=1,
+        )
         started = time.perf_counter()
-        if pl_module.updates_per_rollout > 1:
+        if pl_module.needs_logp_old:
             rollout = rollout._replace(logp_old=pl_module.sequence_logprobs(pl_module.policy, rollout))
         if pl_module.reference is not None:
             rollout = rollout._replace(ref_logp=pl_module.sequence_logprobs(pl_module.reference, rollout))
@@ -102,3 +155,9 @@ class RolloutCollector(Callback):
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.scorer.close()
+
+
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        key: value.to(device) if isinstance(value, torch.Tensor) else value for key, value in batch.items()
+    }

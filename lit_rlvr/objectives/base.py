@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from torch import Tensor
 
@@ -36,15 +36,48 @@ class Objective:
 
     #: The fewest samples per prompt the advantage estimator works with.
     min_samples_per_prompt: int = 1
+    #: Advantages per token from `token_advantages(rewards, mask, kl=, values=)` (PPO, REINFORCE++)
+    #: instead of per sequence from `advantages(rewards)`.
+    uses_token_advantages: bool = False
+    #: The critic the module must build (`lit_rlvr.critics`): per token (PPO), per prompt (SPPO), none.
+    critic_kind: Literal["token", "prompt"] | None = None
+    #: Dynamic sampling (DAPO): the most generation rounds the rollout callback may spend filling a
+    #: batch with groups that `keep_groups` keeps.
+    max_sampling_rounds: int = 1
+    #: SSPO's subsentence delimiters; the module passes `completion_ids` and a `[V]` lookup when set.
+    delimiters: tuple[str, ...] = ()
 
     @property
     def needs_reference(self) -> bool:
         """Whether a frozen reference model must be loaded."""
         return False
 
+    @property
+    def kl_in_reward(self) -> bool:
+        """Whether the advantage needs the rollout's per-token KL to the reference (so `logp_old`)."""
+        return False
+
     def advantages(self, rewards: Tensor) -> Tensor:
         """Maps rewards `[B, G]` to sequence advantages `[B, G]`."""
         raise NotImplementedError
+
+    def keep_groups(self, rewards: Tensor, correct: Tensor) -> Tensor | None:
+        """Dynamic sampling filter: `[B, G]` rewards and correctness -> `[B]` bool, or None: keep all."""
+        return None
+
+    def shape_rewards(self, rewards: Tensor, lengths: Tensor, max_len: int) -> Tensor:
+        """Reward shaping after verification (DAPO's overlong penalty); `[B, G]` in and out."""
+        return rewards
+
+    def observe_kl(self, sequence_kl: Tensor) -> None:
+        """Called after each rollout with its `[N]` summed per-sequence KL (PPO's adaptive beta)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State that changes during training and belongs in the checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores `state_dict()`."""
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
         raise NotImplementedError

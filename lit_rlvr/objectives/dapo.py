@@ -11,6 +11,8 @@ works at any budget.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
@@ -86,10 +88,13 @@ class DAPO(Objective):
         clip_high: eps_high, the ratio's upper clip is `1 + clip_high` (clip-higher).
         aggregation: loss aggregation over tokens and sequences.
         entropy_coef: weight of the entropy bonus.
-        filter_groups: dynamic sampling; the rollout callback drops groups whose rewards are all
-            equal and samples again until the batch is full.
-        max_sampling_rounds: most generation rounds per batch (the first included) before the
-            callback stops with a message; verl's `max_num_gen_batches`.
+        filter_groups: dynamic sampling; the rollout callback drops groups whose `filter_metric` is
+            all equal and samples more prompts until the batch has `data.prompts_per_step` groups.
+        filter_metric: `correct` (the paper's and verl's default `acc`: the first reward term
+            scored 1) or `reward` (the summed reward, for tasks with continuous rewards).
+        max_sampling_rounds: most generation rounds per batch (the first included), verl's
+            `max_num_gen_batches`; when they are spent, the step trains on the groups it has (with
+            a warning naming this knob) rather than stopping the run.
         overlong_buffer_fraction: `L_cache / L_max` of the soft overlong penalty; 0 disables it.
         overlong_penalty_factor: the reward penalty at the generation budget.
     """
@@ -104,6 +109,7 @@ class DAPO(Objective):
         aggregation: Aggregation = "token_mean",
         entropy_coef: float = 0.0,
         filter_groups: bool = True,
+        filter_metric: Literal["correct", "reward"] = "correct",
         max_sampling_rounds: int = 10,
         overlong_buffer_fraction: float = 0.2,
         overlong_penalty_factor: float = 1.0,
@@ -126,9 +132,15 @@ class DAPO(Objective):
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
         self.filter_groups = filter_groups
+        self.filter_metric = filter_metric
         self.max_sampling_rounds = max_sampling_rounds
         self.overlong_buffer_fraction = overlong_buffer_fraction
         self.overlong_penalty_factor = overlong_penalty_factor
+
+    def keep_groups(self, rewards: Tensor, correct: Tensor) -> Tensor | None:
+        if not self.filter_groups:
+            return None
+        return keep_informative_groups(correct.float() if self.filter_metric == "correct" else rewards)
 
     def shape_rewards(self, rewards: Tensor, lengths: Tensor, max_len: int) -> Tensor:
         """Adds the soft overlong penalty to `[B, G]` rewards given `[B, G]` completion lengths."""

@@ -84,6 +84,7 @@ class PPO(Objective):
 
     min_samples_per_prompt = 1
     uses_token_advantages = True
+    critic_kind = "token"
 
     def __init__(
         self,
@@ -143,6 +144,19 @@ class PPO(Objective):
     @property
     def needs_reference(self) -> bool:
         return self.kl_coef > 0
+
+    @property
+    def kl_in_reward(self) -> bool:
+        return self.kl_placement == "reward" and self.kl_coef > 0
+
+    def observe_kl(self, sequence_kl: Tensor) -> None:
+        self.kl_controller.update(float(sequence_kl.mean()), len(sequence_kl))
+
+    def state_dict(self) -> dict[str, float]:
+        return {"kl_controller": self.kl_controller.state_dict()}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.kl_controller.load_state_dict(state["kl_controller"])
 
     def advantages(self, rewards: Tensor) -> Tensor:
         raise TypeError("PPO's advantages are per token and need the critic: call token_advantages")

@@ -98,6 +98,10 @@ class REINFORCEPP(Objective):
     def needs_reference(self) -> bool:
         return self.kl_coef > 0
 
+    @property
+    def kl_in_reward(self) -> bool:
+        return self.kl_placement == "reward" and self.kl_coef > 0
+
     def advantages(self, rewards: Tensor) -> Tensor:
         raise TypeError(f"{type(self).__name__} whitens per token over the batch: call token_advantages")
 

@@ -66,6 +66,7 @@ class SequencePPO(Objective):
     """
 
     min_samples_per_prompt = 1
+    critic_kind = "prompt"
 
     def __init__(
         self,

@@ -1,0 +1,211 @@
+"""Critics: a second model with a scalar head, its own optimizer, and the step that trains it on a rollout.
+
+Two kinds, chosen by the objective's `critic_kind`:
+
+- `TokenValueCritic` (PPO): a value `V(s_t)` at every completion position, read from the hidden
+  state before each token (the same positions the policy's log-probs are read from). It is
+  regressed on the GAE returns with the objective's clipped value loss, over the same epochs and
+  mini-batches as the policy.
+- `PromptValueCritic` (SequencePPO, arXiv 2604.08865): reads only the prompt and gives one logit
+  at its last position (prompts are left-padded, so position -1 is the last real token);
+  `V = sigmoid(logit)` is trained with binary cross-entropy on the 0/1 reward, once per rollout.
+
+Both start from a backbone (`CriticConfig.model`: the policy's by default, or a smaller model
+with the same tokenizer) and a zero-initialised linear head, so the first values are 0 (token
+critic) or 0.5 (prompt critic). Each `learn` returns the advantages the policy update uses, taken
+with the critic *before* its own update on this rollout, and the `critic/` metrics.
+
+The critic is stepped with the raw `torch.optim` optimizer, not Lightning's wrapper: in manual
+optimization every wrapped `step()` counts as a global step, and `trainer.max_steps` counts the
+policy's optimizer steps only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoModel
+
+from lit_rlvr.advantages import TokenAdvantages
+from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.logprobs import position_ids
+from lit_rlvr.metrics import WeightedMeans
+from lit_rlvr.models import resolve
+from lit_rlvr.objectives import Objective
+from lit_rlvr.rollout import Rollout
+
+
+@dataclass
+class CriticConfig:
+    """The critic's model and optimizer (`model.critic` in YAML).
+
+    Args:
+        model: its backbone: an alias, folder or hub id sharing the policy's tokenizer; None: the policy's.
+        lr: AdamW learning rate (constant).
+        weight_decay: AdamW weight decay.
+        max_grad_norm: gradient clipping threshold of the critic's steps.
+    """
+
+    model: str | None = None
+    lr: float = 1e-5
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0 or self.max_grad_norm <= 0 or self.weight_decay < 0:
+            raise ValueError(
+                f"model.critic: need lr > 0, max_grad_norm > 0 and weight_decay >= 0, got {self.lr}, "
+                f"{self.max_grad_norm}, {self.weight_decay}"
+            )
+
+
+@dataclass
+class CriticStep:
+    """What a critic needs from the module to train: its optimizer and the module's backward."""
+
+    optimizer: torch.optim.Optimizer  # the raw optimizer (see the module docstring)
+    backward: Callable[[Tensor], None]  # `LightningModule.manual_backward`
+    max_grad_norm: float
+    micro_batch_size: int
+
+
+class _ScalarHeadModel(nn.Module):
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.backbone = AutoModel.from_pretrained(resolve(model), dtype=torch.float32)
+        self.head = nn.Linear(self.backbone.config.hidden_size, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        # FSDP2 shards these blocks one by one (`strategy.shard_for_fsdp2`).
+        self._no_split_modules = self.backbone._no_split_modules
+
+    def _hidden(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        output = self.backbone(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids(attention_mask),
+            use_cache=False,
+        )
+        return output.last_hidden_state  # [N, L, H]
+
+
+def _step(step: CriticStep, parameters: Sequence[Tensor]) -> Tensor:
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, step.max_grad_norm)
+    if torch.isfinite(grad_norm):  # a non-finite gradient never reaches the weights
+        step.optimizer.step()
+    step.optimizer.zero_grad()
+    return grad_norm.detach()
+
+
+class TokenValueCritic(_ScalarHeadModel):
+    """PPO's critic: `[N, T]` values, one per completion position."""
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, num_completion: int) -> Tensor:
+        hidden = self._hidden(input_ids, attention_mask)[:, -num_completion - 1 : -1]  # [N, T, H]
+        return self.head(hidden).squeeze(-1).float()
+
+    def values(self, part: Rollout) -> Tensor:
+        """`[n, T]` values of a (trimmed) rollout slice, 0 off the completion mask."""
+        values = self(part.input_ids, part.attention_mask, part.completion_mask.shape[1])
+        return torch.where(part.completion_mask, values, 0.0)
+
+    def learn(
+        self,
+        objective: Objective,
+        rollout: Rollout,
+        rewards: Tensor,
+        *,
+        kl: Tensor | None,
+        mini_batches: Sequence[Tensor],
+        step: CriticStep,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """GAE advantages `[N, T]` from the values before the update, then value-loss steps.
+
+        Args:
+            objective: PPO (`token_advantages`, `value_loss`).
+            rollout: the verified rollout.
+            rewards: `[B, G]` rewards.
+            kl: `[N, T]` per-token KL to the reference at rollout time, or None.
+            mini_batches: row indices of each critic optimizer step, in order.
+            step: the critic's optimizer and the module's backward.
+        """
+        mask = rollout.completion_mask
+        values_old = torch.zeros(mask.shape, device=mask.device)  # [N, T]
+        with torch.no_grad():
+            for index in torch.arange(len(mask), device=mask.device).split(step.micro_batch_size):
+                part = rollout.select(index)
+                values_old[index, : part.completion_mask.shape[1]] = self.values(part)
+        estimate: TokenAdvantages = objective.token_advantages(rewards, mask, kl=kl, values=values_old)
+        totals = WeightedMeans()
+        for mini in mini_batches:
+            norm = LossNorm(
+                tokens=float(mask[mini].sum()),
+                sequences=float(len(mini)),
+                max_len=float(rollout.max_new_tokens),
+            )
+            for micro in mini.split(step.micro_batch_size):
+                part = rollout.select(micro)
+                width = part.completion_mask.shape[1]
+                out = objective.value_loss(
+                    self.values(part),
+                    values_old[micro, :width],
+                    estimate.returns[micro, :width],
+                    part.completion_mask,
+                    norm,
+                )
+                step.backward(out.loss)
+                totals.add(out.metrics, weight=float(part.completion_mask.sum()))
+            totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
+        return estimate.advantages, totals.means()
+
+
+class PromptValueCritic(_ScalarHeadModel):
+    """SequencePPO's decoupled critic: one logit per prompt, `V = sigmoid(logit)`."""
+
+    def forward(self, prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
+        """`[B]` logits at the last prompt position of left-padded `[B, P]` prompts."""
+        return self.head(self._hidden(prompt_ids, prompt_mask)[:, -1]).squeeze(-1).float()
+
+    def learn(
+        self,
+        objective: Objective,
+        rollout: Rollout,
+        rewards: Tensor,
+        *,
+        kl: Tensor | None,
+        mini_batches: Sequence[Tensor],
+        step: CriticStep,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """`[N, T]` advantages `R - V(prompt)` from the logits before the update, then one BCE step.
+
+        One forward per prompt serves both: its detached logits are the pre-update baseline, and
+        the same graph gives the BCE gradient. `kl` and `mini_batches` are unused (no KL, one step).
+        """
+        group = rollout.group_size
+        prompt_ids, prompt_mask = rollout.prompt_ids[::group], rollout.prompt_mask[::group]  # [B, P]
+        logits = torch.zeros(len(rewards), device=rewards.device)  # [B]
+        for index in torch.arange(len(rewards), device=rewards.device).split(step.micro_batch_size):
+            width = int(prompt_mask[index].sum(1).max())
+            part_logits = self(prompt_ids[index, -width:], prompt_mask[index, -width:])
+            # each micro-batch's share of the mean BCE over all B x G targets
+            step.backward(objective.value_loss(part_logits, rewards[index]) * (len(index) / len(rewards)))
+            logits[index] = part_logits.detach()
+        loss = objective.value_loss(logits, rewards)
+        metrics = {
+            **objective.critic_metrics(logits, rewards),
+            "critic/value_loss": loss,
+            "critic/grad_norm": _step(step, list(self.parameters())),
+        }
+        advantages = objective.advantages(rewards, logits).reshape(-1)  # [N]
+        return advantages[:, None].expand(rollout.completion_mask.shape), metrics
+
+
+CRITICS = {"token": TokenValueCritic, "prompt": PromptValueCritic}
+
+
+def build_critic(kind: str, config: CriticConfig, policy_model: str) -> TokenValueCritic | PromptValueCritic:
+    """The critic an objective with `critic_kind = kind` needs."""
+    return CRITICS[kind](config.model or policy_model)
