@@ -47,8 +47,14 @@ def build(parallelism: Parallelism, accelerator: str, devices: int | str, num_no
 
 
 def shard_for_fsdp2(model: nn.Module, mesh: object) -> None:
-    """Shards each transformer block, then the whole model, with FSDP2's `fully_shard`."""
-    from torch.distributed.fsdp import fully_shard
+    """Shards each transformer block, then the whole model, with FSDP2's `fully_shard`.
+
+    Idempotent: Lightning calls `configure_model` again for `fit` after a `validate`.
+    """
+    from torch.distributed.fsdp import FSDPModule, fully_shard
+
+    if isinstance(model, FSDPModule):
+        return
 
     block_names = set(getattr(model, "_no_split_modules", None) or [])
     for module in list(model.modules()):
