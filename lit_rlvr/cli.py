@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import torch
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from lit_rlvr import strategy
 from lit_rlvr.callbacks import RolloutCollector
+from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
+from lit_rlvr.checkpoint_io import AtomicCheckpointIO
 from lit_rlvr.data import PromptDataModule
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
@@ -20,6 +26,7 @@ class RLVRCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(RolloutCollector, "rollout")
+        parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
         parser.link_arguments("model.model", "data.model")
         parser.add_argument(
             "--parallelism",
@@ -33,6 +40,14 @@ class RLVRCLI(LightningCLI):
         parser.add_argument(
             "--validate_before_fit", type=bool, default=True, help="measure validation at step 0"
         )
+        parser.add_argument(
+            "--checkpoint_every_n_steps",
+            type=int,
+            default=10,
+            help="the default checkpointing (when trainer.callbacks has no ModelCheckpoint): "
+            "<default_root_dir>/checkpoints/last.ckpt every this many optimizer steps and when fit ends; "
+            "`--ckpt_path last` resumes from it",
+        )
         parser.set_defaults({"model.objective": {"class_path": f"{GRPO.__module__}.{GRPO.__name__}"}})
 
     def before_instantiate_classes(self) -> None:
@@ -41,8 +56,8 @@ class RLVRCLI(LightningCLI):
             torch.set_num_threads(config.threads)
         objective = config.model.objective
         if objective is not None:
-            module_name, _, name = objective.class_path.rpartition(".")
-            needed = getattr(importlib.import_module(module_name), name).min_samples_per_prompt
+            name = objective.class_path.rpartition(".")[2]
+            needed = _import(objective.class_path).min_samples_per_prompt
             given = config.rollout.samples_per_prompt
             if given < needed:
                 raise ValueError(
@@ -50,10 +65,17 @@ class RLVRCLI(LightningCLI):
                     f"(its advantage compares samples of one prompt), got {given}"
                 )
         trainer = config.trainer
+        self.checkpoint_dir = _add_default_checkpointing(trainer, config.checkpoint_every_n_steps)
         if trainer.strategy == "auto":
             trainer.strategy = strategy.build(
                 config.parallelism, trainer.accelerator, trainer.devices, trainer.num_nodes
             )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one chosen in trainer.plugins
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
@@ -61,6 +83,9 @@ class RLVRCLI(LightningCLI):
             self.accuracy_before = self._validate()
 
     def after_fit(self) -> None:
+        if self.checkpoint_dir is not None and not self.trainer.interrupted:
+            # ModelCheckpoint saves `last` at the end only if it never saved: the last steps would be lost.
+            self.trainer.save_checkpoint(os.path.join(self.checkpoint_dir, "last.ckpt"))
         after = self._validate()
         before = getattr(self, "accuracy_before", None)
         if self.trainer.is_global_zero and after is not None:
@@ -70,6 +95,36 @@ class RLVRCLI(LightningCLI):
     def _validate(self) -> float | None:
         results = self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)
         return results[0].get("val/accuracy") if results else None
+
+
+def _add_default_checkpointing(trainer: Namespace, every_n_steps: int) -> str | None:
+    """Adds a `ModelCheckpoint` writing `last.ckpt` to a folder that stays put across runs.
+
+    Lightning's default writes into the logger's `version_N` folder, which a resumed run does not
+    look in, so `--ckpt_path last` would silently start over.
+    """
+    callbacks = trainer.callbacks or []
+    if not isinstance(callbacks, list):
+        callbacks = [callbacks]
+    given = any(
+        isinstance(callback, ModelCheckpoint)
+        or (isinstance(callback, Namespace) and issubclass(_import(callback.class_path), ModelCheckpoint))
+        for callback in callbacks
+    )
+    if trainer.enable_checkpointing is False or given:
+        return None
+    dirpath = os.path.join(trainer.default_root_dir or os.getcwd(), "checkpoints")
+    checkpoint = Namespace(
+        class_path=f"{ModelCheckpoint.__module__}.{ModelCheckpoint.__name__}",
+        init_args=Namespace(dirpath=dirpath, save_last=True, save_top_k=0, every_n_train_steps=every_n_steps),
+    )
+    trainer.callbacks = [*callbacks, checkpoint]
+    return dirpath
+
+
+def _import(class_path: str) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
 
 
 def run(args: list[str] | None = None, *, subcommand: bool = True) -> RLVRCLI:

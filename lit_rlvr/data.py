@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import datasets
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from lit_rlvr.models import SMOLLM2, load_tokenizer
 from lit_rlvr.tasks.arithmetic import ArithmeticTask
@@ -17,9 +18,14 @@ from lit_rlvr.tasks.base import COLUMNS, Split, Task
 log = logging.getLogger(__name__)
 
 
-def render_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
-    """Token ids of `messages` with the tokenizer's chat template, else a plain-text transcript."""
-    if tokenizer.chat_template:
+ChatTemplate = Literal["auto", "required", "none"]
+
+
+def render_prompt(
+    tokenizer: Any, messages: list[dict[str, str]], chat_template: ChatTemplate = "auto"
+) -> list[int]:
+    """Token ids of `messages` with the tokenizer's chat template (if it has one), else a transcript."""
+    if chat_template != "none" and tokenizer.chat_template:
         return list(
             tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=True, return_dict=False
@@ -42,6 +48,38 @@ def collate_prompts(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, 
     return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "rows": kept}
 
 
+class ResumableSampler(DistributedSampler):
+    """`DistributedSampler` (shuffled by `seed + epoch`, one shard per rank) that checkpoints its position.
+
+    Lightning does not fast-forward a plain sampler on resume, so a run restarted mid-epoch would see
+    the epoch's first prompts again. The position counts indices handed to the loader; with
+    `num_workers=0` and a sized dataset (no prefetching), that is exactly the batches trained on.
+    """
+
+    def __init__(self, dataset: Any, *, num_replicas: int, rank: int, seed: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.served = 0
+        self._resume_at: tuple[int, int] | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        start = 0
+        if self._resume_at is not None and self._resume_at[0] == self.epoch:
+            start = self._resume_at[1]
+        self._resume_at = None
+        self.served = start
+        for index in indices[start:]:
+            self.served += 1
+            yield index
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "served": self.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """The next pass over `state["epoch"]` skips the `state["served"]` indices already trained on."""
+        self._resume_at = (state["epoch"], state["served"])
+
+
 class PromptDataModule(LightningDataModule):
     """Serves a task's prompts.
 
@@ -51,7 +89,9 @@ class PromptDataModule(LightningDataModule):
         prompts_per_step: B, prompts per rollout (each sampled G times).
         val_batch_size: prompts per validation batch.
         max_prompt_tokens: longer prompts are dropped (and counted), never truncated.
-        seed: the shuffling seed.
+        chat_template: `auto` renders with the tokenizer's chat template when it has one, else as a
+            plain transcript; `required` refuses a tokenizer without one; `none` always uses the transcript.
+        seed: the shuffling seed (epoch `e` is shuffled with `seed + e`).
     """
 
     def __init__(
@@ -62,6 +102,7 @@ class PromptDataModule(LightningDataModule):
         prompts_per_step: int = 4,
         val_batch_size: int = 32,
         max_prompt_tokens: int = 512,
+        chat_template: ChatTemplate = "auto",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -72,12 +113,20 @@ class PromptDataModule(LightningDataModule):
         self.prompts_per_step = prompts_per_step
         self.val_batch_size = val_batch_size
         self.max_prompt_tokens = max_prompt_tokens
+        self.chat_template = chat_template
         self.seed = seed
         self.splits: dict[Split, datasets.Dataset] = {}
         self.dropped: dict[Split, int] = {}
+        self.sampler: ResumableSampler | None = None
+        self._sampler_state: dict[str, int] | None = None
 
     def setup(self, stage: str) -> None:
         tokenizer = load_tokenizer(self.model)
+        if self.chat_template == "required" and not tokenizer.chat_template:
+            raise ValueError(
+                f"data.chat_template=required, but the tokenizer of {self.model!r} has no chat template: "
+                "use an instruct model, or set data.chat_template=auto to fall back to a plain transcript"
+            )
         self.pad_token_id = tokenizer.pad_token_id
         for split in ("train", "validation"):
             if split in self.splits:
@@ -88,7 +137,9 @@ class PromptDataModule(LightningDataModule):
                 raise ValueError(
                     f"{type(self.task).__name__}.rows({split!r}) lacks the columns {sorted(missing)}"
                 )
-            rows = rows.map(lambda row: {"input_ids": render_prompt(tokenizer, row["messages"])})
+            rows = rows.map(
+                lambda row: {"input_ids": render_prompt(tokenizer, row["messages"], self.chat_template)}
+            )
             kept = rows.filter(lambda row: len(row["input_ids"]) <= self.max_prompt_tokens)
             self.dropped[split] = len(rows) - len(kept)
             if self.dropped[split]:
@@ -105,17 +156,38 @@ class PromptDataModule(LightningDataModule):
                 )
             self.splits[split] = kept
 
-    def _loader(self, split: Split, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, split: Split, batch_size: int, sampler: ResumableSampler | None = None) -> DataLoader:
         return DataLoader(
             self.splits[split],
             batch_size=batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            sampler=sampler,
+            # Its own generator: creating an iterator must not draw from the global torch RNG, which
+            # drives sampling and is checkpointed, or a resumed run would draw differently.
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=lambda rows: collate_prompts(rows, self.pad_token_id),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.prompts_per_step, shuffle=True)
+        if self.sampler is None:  # one per run: the rollout callback asks for the loader again
+            trainer = self.trainer
+            self.sampler = ResumableSampler(
+                self.splits["train"],
+                num_replicas=trainer.world_size if trainer else 1,
+                rank=trainer.global_rank if trainer else 0,
+                seed=self.seed,
+            )
+        if self._sampler_state is not None:
+            self.sampler.load_state_dict(self._sampler_state)
+            self._sampler_state = None
+        return self._loader("train", self.prompts_per_step, self.sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", self.val_batch_size, shuffle=False)
+        return self._loader("validation", self.val_batch_size)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The training position, saved in every checkpoint (Lightning calls this)."""
+        return {"sampler": self.sampler.state_dict()} if self.sampler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores the training position before the training loader is built."""
+        self._sampler_state = state.get("sampler")

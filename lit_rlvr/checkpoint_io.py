@@ -1,0 +1,38 @@
+"""Atomic checkpoint writes: a crash or a kill mid-save leaves the previous checkpoint intact."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes `path` through a temporary file beside it, fsynced, then renamed over `path`.
+
+    `os.replace` is atomic on POSIX filesystems, so `path` holds either the old checkpoint or the
+    new one, never a truncated file. Lightning's own writer opens `path` for writing and streams
+    into it, so a kill there loses the last checkpoint. The `lit-rlvr` CLI installs this one.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")  # not `*.ckpt`: never found as a checkpoint
+        with open(partial, "wb") as file:
+            self.write(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:  # makes the rename itself durable
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def write(self, checkpoint: dict[str, Any], file: IO[bytes]) -> None:
+        """Serializes `checkpoint` into the open temporary file."""
+        torch.save(checkpoint, file)
