@@ -1,0 +1,44 @@
+"""Every config runs `lit-rlvr fit --config configs/<x>.yaml --trainer.max_steps 2` on the tiny model."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from fit_helpers import History
+
+from lit_rlvr.cli import run
+from lit_rlvr.models import TINY
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+# Keeps the two steps quick: one small validation batch and short completions.
+QUICK = [
+    "--trainer.limit_val_batches=1",
+    "--data.val_batch_size=4",
+    "--rollout.max_new_tokens=12",
+    "--rollout.reward_workers=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--trainer.logger=false",
+    "--trainer.callbacks+=fit_helpers.History",
+    "--threads=1",
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
+def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path):
+    cli = run(
+        ["fit", f"--config={config}", "--trainer.max_steps=2", f"--model.model={TINY}",
+         f"--trainer.default_root_dir={tmp_path}", *QUICK]
+    )  # fmt: skip
+    module, trainer = cli.model, cli.trainer
+    assert trainer.global_step == 2 * module.updates_per_rollout
+    (history,) = [c for c in trainer.callbacks if isinstance(c, History)]
+    logged = history.steps[-1]
+    assert {"objective/loss", "reward/mean", "rollout/sampling_rounds"} <= set(logged)
+    if module.critic is not None:
+        assert {"critic/value_loss", "critic/explained_variance", "critic/value_mean"} <= set(logged)
+    if module.objective.critic_kind == "prompt":
+        assert {"critic/calibration_gap", "critic/brier"} <= set(logged)
+        # the math rewards of a random model are all 0, which the BCE already learns from
+        assert module.critic.head.bias < 0, "the prompt critic did not learn"
+    assert all(torch.isfinite(torch.tensor(v)) for v in logged.values()), logged
