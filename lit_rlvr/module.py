@@ -316,7 +316,8 @@ class RLVRModule(LightningModule):
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "python": random.getstate(),
-            "numpy": np.random.get_state(),
+            # A tensor and plain values: resuming loads with `weights_only=True`, which refuses ndarrays.
+            "numpy": _numpy_rng_state(),
             "shuffle": self._shuffle.get_state(),
         }
         checkpoint["skipped_updates"] = self.skipped_updates
@@ -333,8 +334,14 @@ class RLVRModule(LightningModule):
             if rng["cuda"]:
                 torch.cuda.set_rng_state_all(rng["cuda"])
             random.setstate(rng["python"])
-            np.random.set_state(rng["numpy"])
+            name, key, *rest = rng["numpy"]
+            np.random.set_state((name, key.numpy(), *rest))
             self._shuffle.set_state(rng["shuffle"])
         self.skipped_updates = checkpoint.get("skipped_updates", 0)
         if checkpoint.get("objective"):
             self.objective.load_state_dict(checkpoint["objective"])
+
+
+def _numpy_rng_state() -> tuple[Any, ...]:
+    name, key, *rest = np.random.get_state()
+    return (name, torch.from_numpy(key.copy()), *rest)

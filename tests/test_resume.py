@@ -1,0 +1,110 @@
+"""Exact resume: `lit-rlvr fit` killed with SIGKILL and resumed from `last.ckpt` repeats an uninterrupted run.
+
+Each run is a `python -m lit_rlvr fit` subprocess on the tiny random model (CPU, one thread, fixed
+seeds). The training split holds 4 prompts and a step takes 2, so an epoch is 2 steps; a
+checkpoint every 3 steps lands mid-epoch (step 3) and on an epoch boundary (step 6).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+TESTS = Path(__file__).parent
+STEPS = 8
+ARGS = [
+    "--model.model=tiny-random-llama",
+    "--threads=1",
+    "--seed_everything=0",
+    "--rollout.reward_workers=1",
+    "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
+    "--rollout.samples_per_prompt=2",
+    "--rollout.max_new_tokens=4",
+    "--model.lr=1e-3",
+    "--model.log_completions_every=0",
+    "--data.prompts_per_step=2",
+    "--data.task=lit_rlvr.tasks.arithmetic.ArithmeticTask",
+    "--data.task.train_size=4",
+    "--data.task.val_size=2",
+    "--validate_before_fit=false",
+    "--trainer.limit_val_batches=0",
+    f"--trainer.max_steps={STEPS}",
+    "--checkpoint_every_n_steps=3",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+
+
+def fit(root: Path, *args: str, kill_at_step: int = 0, env: dict[str, str] | None = None) -> int:
+    """Runs fit under `root`, logging steps to `root/steps.jsonl`; returns the exit status."""
+    init = f"{{path: {root / 'steps.jsonl'}, kill_at_step: {kill_at_step}}}"
+    log = f"--trainer.callbacks+={{class_path: resume_helpers.StepLog, init_args: {init}}}"
+    command = [
+        sys.executable,
+        "-m",
+        "lit_rlvr",
+        "fit",
+        *ARGS,
+        f"--trainer.default_root_dir={root}",
+        log,
+        *args,
+    ]
+    environ = {**os.environ, "PYTHONPATH": str(TESTS), **(env or {})}
+    done = subprocess.run(command, cwd=TESTS, env=environ, capture_output=True, text=True, timeout=300)
+    if done.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(done.stderr[-4000:])
+    return done.returncode
+
+
+def steps(root: Path) -> dict[int, dict]:
+    """The last record of each step (a resumed run repeats the steps after its checkpoint)."""
+    lines = (root / "steps.jsonl").read_text().splitlines()
+    return {record["step"]: record for record in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("uninterrupted")
+    assert fit(root) == 0
+    return steps(root)
+
+
+def assert_same_run(resumed: dict[int, dict], uninterrupted: dict[int, dict]) -> None:
+    assert sorted(resumed) == list(range(1, STEPS + 1))
+    for step, expected in uninterrupted.items():
+        assert resumed[step] == expected, f"step {step}: {resumed[step]} != {expected}"
+
+
+def test_uninterrupted_run_sees_every_prompt_once_per_epoch(uninterrupted):
+    assert sorted(uninterrupted) == list(range(1, STEPS + 1))
+    for first in range(1, STEPS, 2):
+        epoch = uninterrupted[first]["prompts"] + uninterrupted[first + 1]["prompts"]
+        assert len(set(epoch)) == 4
+    assert uninterrupted[1]["prompts"] != uninterrupted[3]["prompts"]  # each epoch reshuffles
+
+
+def test_kill_during_checkpoint_write_keeps_the_previous_one(tmp_path, uninterrupted):
+    rc = fit(
+        tmp_path,
+        "--trainer.plugins=resume_helpers.KillMidWrite",
+        env={"KILL_DURING_SAVE_STEP": "6"},
+    )
+    assert rc == -signal.SIGKILL
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert (tmp_path / "checkpoints" / ".last.ckpt.partial").exists()  # the write that was cut short
+    assert torch.load(last, weights_only=False)["global_step"] == 3  # mid-epoch
+    assert fit(tmp_path, "--ckpt_path=last") == 0
+    assert_same_run(steps(tmp_path), uninterrupted)
+
+
+def test_sigkill_then_resume_at_an_epoch_boundary(tmp_path, uninterrupted):
+    assert fit(tmp_path, kill_at_step=7) == -signal.SIGKILL
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 6 and checkpoint["PromptDataModule"]["sampler"]["served"] == 4
+    assert fit(tmp_path, "--ckpt_path=last") == 0
+    assert_same_run(steps(tmp_path), uninterrupted)
