@@ -11,6 +11,7 @@ import datasets
 from lit_rlvr.tasks.base import Split, Task, chat
 
 Operation = Literal["+", "-", "*"]
+Phrasing = Literal["word", "plain"]
 INSTRUCTION = "Put the final answer in \\boxed{}."
 NAMES = ("Tom", "Anna", "Lena", "Omar", "Mia", "Ravi", "Sofia", "Ken")
 ITEMS = ("apples", "pencils", "stickers", "marbles", "books", "coins", "cards", "shells")
@@ -19,6 +20,9 @@ TEMPLATES: dict[Operation, str] = {
     "-": "{name} has {a} {item} and gives away {b}. How many {item} does {name} have left?",
     "*": "{name} buys {a} bags with {b} {item} in each bag. How many {item} does {name} buy?",
 }
+
+PLAIN = "What is {a} {symbol} {b}?"
+SYMBOLS: dict[Operation, str] = {"+": "+", "-": "-", "*": "\u00d7"}
 
 
 def _solve(a: int, op: Operation, b: int) -> int:
@@ -33,6 +37,8 @@ class ArithmeticTask(Task):
         max_operand: operands are drawn from 0..max_operand (the difficulty knob).
         train_size: training prompts.
         val_size: validation prompts; no (a, op, b) problem of validation appears in training.
+        phrasing: `word` problems ("Tom has 7 apples and gets 5 more...") or `plain` ones
+            ("What is 7 + 5?"), which a small model answers in fewer tokens.
         seed: the generator seed; the same seed gives the same splits.
         system_prompt: an optional system message (None keeps the chat template's default).
     """
@@ -44,6 +50,7 @@ class ArithmeticTask(Task):
         max_operand: int = 20,
         train_size: int = 2000,
         val_size: int = 64,
+        phrasing: Phrasing = "word",
         seed: int = 0,
         system_prompt: str | None = None,
     ) -> None:
@@ -60,6 +67,7 @@ class ArithmeticTask(Task):
         self.max_operand = max_operand
         self.train_size = train_size
         self.val_size = val_size
+        self.phrasing = phrasing
         self.seed = seed
         self.system_prompt = system_prompt
 
@@ -84,7 +92,10 @@ class ArithmeticTask(Task):
                     problems.append(problem)
         records = []
         for a, op, b in problems:
-            question = TEMPLATES[op].format(name=rng.choice(NAMES), item=rng.choice(ITEMS), a=a, b=b)
+            if self.phrasing == "plain":
+                question = PLAIN.format(a=a, symbol=SYMBOLS[op], b=b)
+            else:
+                question = TEMPLATES[op].format(name=rng.choice(NAMES), item=rng.choice(ITEMS), a=a, b=b)
             records.append(
                 {
                     "messages": chat(f"{question} {INSTRUCTION}", self.system_prompt),
