@@ -1,8 +1,12 @@
 """The module's critic knob, the critics' shapes and SSPO's delimiter lookup on the real tokenizer."""
 
+from pathlib import Path
+
 import pytest
 import torch
+from fit_helpers import TINY_ARGS, History
 
+from lit_rlvr.cli import run
 from lit_rlvr.critics import CriticConfig, PromptValueCritic, TokenValueCritic
 from lit_rlvr.models import TINY
 from lit_rlvr.module import RLVRModule
@@ -55,3 +59,24 @@ def test_sspo_gets_a_delimiter_lookup_of_the_embedding_size(tokenizer):
         (token,) = tokenizer(text, add_special_tokens=False)["input_ids"]
         assert bool(lookup[token]) is is_delimiter, text
     assert RLVRModule(model=TINY).delimiter_mask is None
+
+
+def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):
+    config = Path(__file__).parents[1] / "configs" / "ppo.yaml"
+    cli = run(
+        ["fit", f"--config={config}", *TINY_ARGS, f"--trainer.default_root_dir={tmp_path}",
+         "--trainer.max_steps=1", "--validate_before_fit=false", "--trainer.limit_val_batches=0",
+         "--rollout.max_new_tokens=6", "--rollout.samples_per_prompt=2", "--data.prompts_per_step=2",
+         "--model.objective.critic_warmup_steps=1", "--model.objective.kl_target=0.1",
+         "--trainer.callbacks+=fit_helpers.History"]
+    )  # fmt: skip
+    (history,) = [c for c in cli.trainer.callbacks if isinstance(c, History)]
+    assert cli.trainer.global_step == 1 and len(history.steps) == 2  # one warm-up rollout, then one step
+    assert "critic/value_loss" in history.steps[0]
+    beta = cli.model.objective.kl_controller.value
+    assert beta != 0.001  # adapted after each of the two rollouts
+    (path,) = Path(tmp_path).rglob("*.ckpt")
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["objective"] == {"kl_controller": {"value": beta}}
+    assert any(key.startswith("critic.head.") for key in checkpoint["state_dict"])
+    assert len(checkpoint["optimizer_states"]) == 2
