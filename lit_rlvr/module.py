@@ -164,7 +164,7 @@ class RLVRModule(LightningModule):
         started = time.perf_counter()
         rollout = self._take_rollout()
         advantages, critic_metrics = self._advantages(rollout)  # [N, T]
-        warming_up = self.trainer.fit_loop.total_batch_idx < getattr(self.objective, "critic_warmup_steps", 0)
+        warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
         update_metrics = {} if warming_up else self._update(rollout, advantages)  # only the critic learns
         timings = {**(rollout.timings or {}), "update": time.perf_counter() - started}
         logged = {
@@ -192,7 +192,15 @@ class RLVRModule(LightningModule):
         kl = None
         if self.objective.kl_in_reward:
             kl = kl_estimate(rollout.logp_old, rollout.ref_logp, self.objective.kl_estimator)  # [N, T]
+        estimate = self._estimate(rollout, rewards, kl)
+        if kl is not None:  # after the estimate, which used the coefficient this rollout was sampled under
             self.objective.observe_kl(torch.where(mask, kl, 0.0).sum(-1))
+        return estimate
+
+    def _estimate(
+        self, rollout: Rollout, rewards: Tensor, kl: Tensor | None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        mask = rollout.completion_mask
         if self.critic is not None:
             step = CriticStep(
                 optimizer=self._optimizers()[1].optimizer,  # raw: not a global step (see lit_rlvr.critics)

@@ -41,6 +41,8 @@ class Objective:
     uses_token_advantages: bool = False
     #: The critic the module must build (`lit_rlvr.critics`): per token (PPO), per prompt (SPPO), none.
     critic_kind: Literal["token", "prompt"] | None = None
+    #: Rollouts at the start of training that update only the critic.
+    critic_warmup_steps: int = 0
     #: Dynamic sampling (DAPO): the most generation rounds the rollout callback may spend filling a
     #: batch with groups that `keep_groups` keeps.
     max_sampling_rounds: int = 1
