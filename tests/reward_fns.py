@@ -29,3 +29,8 @@ def vowel_share(completion: str, gold: str, row: dict) -> float:
     """A trivially learnable reward for tiny random models: the share of letters that are vowels."""
     letters = [c for c in completion.lower() if c.isalpha()]
     return sum(c in "aeiou" for c in letters) / len(letters) if letters else 0.0
+
+
+def vowel_majority(completion: str, gold: str, row: dict) -> float:
+    """The 0/1 version of `vowel_share` (at least half the letters are vowels), for BCE critics (SPPO)."""
+    return float(vowel_share(completion, gold, row) >= 0.5)
