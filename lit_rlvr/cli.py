@@ -68,7 +68,11 @@ class RLVRCLI(LightningCLI):
         self.checkpoint_dir = _add_default_checkpointing(trainer, config.checkpoint_every_n_steps)
         if trainer.strategy == "auto":
             trainer.strategy = strategy.build(
-                config.parallelism, trainer.accelerator, trainer.devices, trainer.num_nodes
+                config.parallelism,
+                trainer.accelerator,
+                trainer.devices,
+                trainer.num_nodes,
+                critic=config.model.get("critic") is not None,
             )
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:

@@ -35,13 +35,19 @@ def choose(parallelism: Parallelism, accelerator: str, devices: int | str, num_n
     return "fsdp2" if on_gpu else "ddp"
 
 
-def build(parallelism: Parallelism, accelerator: str, devices: int | str, num_nodes: int) -> Strategy | str:
-    """The Lightning strategy (or strategy name) for `parallelism`."""
+def build(
+    parallelism: Parallelism, accelerator: str, devices: int | str, num_nodes: int, *, critic: bool = False
+) -> Strategy | str:
+    """The Lightning strategy (or strategy name) for `parallelism`.
+
+    With a critic, each backward pass reaches only the policy or only the critic, so DDP must look
+    for the parameters a loss did not use.
+    """
     choice = choose(parallelism, accelerator, devices, num_nodes)
     if choice == "single":
         return "auto"
     if choice == "ddp":
-        return DDPStrategy()
+        return DDPStrategy(find_unused_parameters=critic)
     size = world_size(accelerator, devices, num_nodes)
     return ModelParallelStrategy(data_parallel_size=size, tensor_parallel_size=1)
 

@@ -1,5 +1,8 @@
 """The module's critic knob, the critics' shapes and SSPO's delimiter lookup on the real tokenizer."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,19 @@ def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):
     assert checkpoint["objective"] == {"kl_controller": {"value": beta}}
     assert any(key.startswith("critic.head.") for key in checkpoint["state_dict"])
     assert len(checkpoint["optimizer_states"]) == 2
+
+
+def test_two_process_ddp_fit_with_a_critic(tmp_path):
+    # Each backward reaches only the policy or only the critic: DDP must tolerate unused parameters.
+    config = Path(__file__).parents[1] / "configs" / "ppo.yaml"
+    command = [
+        sys.executable, "-m", "lit_rlvr", "fit", f"--config={config}", *TINY_ARGS, "--parallelism=ddp",
+        "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=2",
+        "--trainer.limit_val_batches=1", "--data.val_batch_size=4", "--data.prompts_per_step=2",
+        "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]  # fmt: skip
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
