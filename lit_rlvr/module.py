@@ -253,11 +253,10 @@ class RLVRModule(LightningModule):
                 loss += out.loss.detach()
                 totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.hparams.max_grad_norm)
-            if torch.isfinite(grad_norm):
-                optimizer.step()
-            else:  # a non-finite gradient never reaches the weights
-                optimizer.zero_grad()
+            if not torch.isfinite(grad_norm):  # a non-finite gradient never reaches the weights:
+                optimizer.zero_grad(set_to_none=True)  # AdamW leaves parameters without a gradient alone
                 self.skipped_updates += 1
+            optimizer.step()  # even when skipped: global_step (max_steps, checkpoints) counts updates
             scheduler.step()
             totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
         return totals.means()

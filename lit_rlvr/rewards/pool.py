@@ -10,6 +10,7 @@ Standard library only, so a worker starts in well under a second and never impor
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -44,7 +45,9 @@ def _worker_main(conn: Connection, memory_limit_mb: int) -> None:
         except EOFError:  # the parent is gone
             return
         try:
-            conn.send(("ok", float(fn(*args)), ""))
+            value = float(fn(*args))
+            # A NaN or infinite reward would make every advantage of its group non-finite.
+            conn.send(("ok", value, "") if math.isfinite(value) else ("nonfinite", 0.0, f"returned {value}"))
         except BaseException as error:  # noqa: BLE001 - any failure of user code scores 0
             conn.send(("error", 0.0, f"{type(error).__name__}: {error}"[:500]))
 

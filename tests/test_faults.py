@@ -1,0 +1,98 @@
+"""Faults survived through a real `fit` on the tiny model: broken rewards score 0, non-finite updates skip."""
+
+import glob
+
+import pytest
+import torch
+from fit_helpers import fit
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lit_rlvr.models import TINY, load_causal_lm
+from lit_rlvr.objectives import GRPO, ObjectiveOutput, PolicyBatch
+
+SMALL = [
+    "--rollout.samples_per_prompt=2",
+    "--rollout.max_new_tokens=4",
+    "--data.prompts_per_step=2",
+    "--validate_before_fit=false",
+    "--trainer.limit_val_batches=0",
+]
+
+
+def logged(root, tag: str) -> list[float]:
+    """The values of scalar `tag`, by step, from the run's TensorBoard events."""
+    for events in sorted(glob.glob(f"{root}/lightning_logs/version_0/events.out.tfevents.*")):
+        accumulator = EventAccumulator(events).Reload()
+        if tag in accumulator.Tags()["scalars"]:
+            return [event.value for event in accumulator.Scalars(tag)]
+    raise AssertionError(f"{tag} was not logged")
+
+
+class NaNLossGRPO(GRPO):
+    """GRPO whose loss is NaN, as after an overflow: every gradient is non-finite."""
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        out = super().__call__(batch)
+        return out._replace(loss=out.loss * float("nan"))
+
+
+def test_broken_rewards_score_zero_are_counted_and_training_goes_on(tmp_path):
+    rewards = ", ".join(
+        f"{{name: {name}, fn: faulty.{name}}}" for name in ("raises", "hangs", "dies", "not_a_number")
+    )
+    cli, history = fit(
+        *SMALL,
+        "--trainer.max_steps=2",
+        "--model.lr=1e-3",
+        f"--rollout.rewards=[{{name: vowels, fn: reward_fns.vowel_share}}, {rewards}]",
+        "--rollout.reward_timeout_s=0.5",
+        root=str(tmp_path),
+    )
+    assert cli.trainer.global_step == 2
+    collector = next(c for c in cli.trainer.callbacks if type(c).__name__ == "RolloutCollector")
+    calls = 2 * 2 * 2  # steps x prompts x samples
+    expected = {
+        "raises/error": calls,
+        "hangs/timeout": calls,
+        "dies/crash": calls,
+        "not_a_number/nonfinite": calls,
+    }
+    assert collector.failures == expected
+    assert logged(tmp_path, "reward/hangs/timeout") == [calls / 2, calls]  # running totals
+    assert cli.model.skipped_updates == 0  # the vowel term still trains the policy
+    start = load_causal_lm(TINY)
+    assert any(
+        not torch.equal(a, b) for a, b in zip(cli.model.policy.parameters(), start.parameters(), strict=True)
+    )
+
+
+def test_non_finite_gradients_skip_the_update_and_never_touch_the_weights(tmp_path):
+    cli, _ = fit(
+        *SMALL,
+        "--trainer.max_steps=3",
+        "--model.objective=test_faults.NaNLossGRPO",
+        "--nonfinite.max_consecutive_skips=0",
+        root=str(tmp_path),
+    )
+    assert cli.model.skipped_updates == 3
+    assert logged(tmp_path, "train/skipped_updates") == [1, 2, 3]
+    for trained, start in zip(cli.model.policy.parameters(), load_causal_lm(TINY).parameters(), strict=True):
+        assert torch.equal(trained, start)
+    # Adam never stepped: no moments, so a later finite step is not thrown off by NaN state
+    assert not cli.trainer.optimizers[0].state
+
+
+def test_many_non_finite_updates_in_a_row_stop_the_run_with_a_checkpoint(tmp_path):
+    with pytest.raises(RuntimeError, match=r"2 optimizer updates in a row had a non-finite loss or gradient"):
+        fit(
+            *SMALL,
+            "--trainer.max_steps=5",
+            "--model.objective=test_faults.NaNLossGRPO",
+            "--nonfinite.max_consecutive_skips=2",
+            root=str(tmp_path),
+        )
+    (path,) = glob.glob(f"{tmp_path}/checkpoints/nonfinite-step=*.ckpt")
+    checkpoint = torch.load(path, weights_only=False)
+    assert (
+        checkpoint["skipped_updates"] == 2 and checkpoint["callbacks"]["NonFiniteGuard"]["consecutive"] == 2
+    )
