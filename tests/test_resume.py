@@ -11,9 +11,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+
+from lit_rlvr.callbacks import RolloutCollector
+from lit_rlvr.data import PromptDataModule
+from lit_rlvr.models import TINY
+from lit_rlvr.tasks.arithmetic import ArithmeticTask
 
 TESTS = Path(__file__).parent
 STEPS = 8
@@ -108,3 +114,22 @@ def test_sigkill_then_resume_at_an_epoch_boundary(tmp_path, uninterrupted):
     assert checkpoint["global_step"] == 6 and checkpoint["PromptDataModule"]["sampler"]["served"] == 4
     assert fit(tmp_path, "--ckpt_path=last") == 0
     assert_same_run(steps(tmp_path), uninterrupted)
+
+
+def test_dynamic_sampling_prompt_stream_resumes_where_it_stopped():
+    datamodule = PromptDataModule(
+        task=ArithmeticTask(train_size=6, val_size=2), model=TINY, prompts_per_step=2
+    )
+    datamodule.setup("fit")
+    trainer = SimpleNamespace(global_step=5, datamodule=datamodule)
+    first = RolloutCollector()
+    stream = first._extra_prompts(trainer)
+    for _ in range(4):  # past the end of one pass (3 batches)
+        next(stream)
+    first.failures = {"correct/timeout": 2}
+    second = RolloutCollector()
+    second.load_state_dict(first.state_dict())
+    trainer.global_step = 9  # resumed later: the seed comes from the checkpoint, not from the step
+    for _ in range(3):
+        assert next(second._extra_prompts(trainer))["rows"] == next(stream)["rows"]
+    assert second.failures == {"correct/timeout": 2}

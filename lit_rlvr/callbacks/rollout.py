@@ -13,7 +13,8 @@ validation batch it attaches a greedy, verified rollout with one completion per 
 
 Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
 of further prompts, drawn from a second shuffle of the training prompts (its own seed, so the
-Trainer's own prompt order is untouched), for at most `objective.max_sampling_rounds` rounds.
+Trainer's own prompt order is untouched; seed and position are checkpointed), for at most
+`objective.max_sampling_rounds` rounds.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class RolloutCollector(Callback):
         )
         self.failures: dict[str, int] = {}
         self._more_prompts: Iterator[dict[str, Any]] | None = None
+        self._more_prompts_seed: int | None = None
+        self._more_prompts_drawn = 0
 
     def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
         """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
@@ -92,16 +95,40 @@ class RolloutCollector(Callback):
     def _extra_prompts(self, trainer: Trainer) -> Iterator[dict[str, Any]]:
         """Endless prompt batches for dynamic sampling, from a second shuffle of the training prompts."""
         if self._more_prompts is None:
+            if self._more_prompts_seed is None:
+                self._more_prompts_seed = trainer.global_step + 1
             loader = trainer.datamodule.train_dataloader()
             shuffled = DataLoader(
                 loader.dataset,
                 batch_size=loader.batch_size,
                 shuffle=True,
                 collate_fn=loader.collate_fn,
-                generator=torch.Generator().manual_seed(trainer.global_step + 1),
+                generator=torch.Generator().manual_seed(self._more_prompts_seed),
             )
-            self._more_prompts = itertools.chain.from_iterable(itertools.repeat(shuffled))
+            stream = itertools.chain.from_iterable(itertools.repeat(shuffled))
+            for _ in range(self._more_prompts_drawn):  # resumed: skip what the checkpointed run drew
+                next(stream)
+            self._more_prompts = self._count_drawn(stream)
         return self._more_prompts
+
+    def _count_drawn(self, stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for batch in stream:
+            self._more_prompts_drawn += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpointed: the dynamic-sampling prompt stream's seed and position, and the failure counts."""
+        return {
+            "more_prompts_seed": self._more_prompts_seed,
+            "more_prompts_drawn": self._more_prompts_drawn,
+            "failures": dict(self.failures),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._more_prompts_seed = state["more_prompts_seed"]
+        self._more_prompts_drawn = state["more_prompts_drawn"]
+        self.failures = dict(state["failures"])
+        self._more_prompts = None
 
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
