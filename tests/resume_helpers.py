@@ -10,7 +10,7 @@ from lightning import Callback
 
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO
 
-KEYS = ("objective/loss", "reward/mean", "train/grad_norm", "objective/advantage_std")
+LOGGED = ("objective/", "reward/", "train/", "critic/", "rollout/")  # not perf/: timings differ
 
 
 class StepLog(Callback):
@@ -26,7 +26,7 @@ class StepLog(Callback):
         self.kill_at_step = kill_at_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        metrics = {key: float(trainer.callback_metrics[key]) for key in KEYS}
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(LOGGED)}
         prompts = [row["messages"][-1]["content"] for row in batch["rows"]]
         line = {"step": trainer.global_step, "epoch": trainer.current_epoch, "prompts": prompts, **metrics}
         with open(self.path, "a") as file:

@@ -46,7 +46,13 @@ ARGS = [
 ]
 
 
-def fit(root: Path, *args: str, kill_at_step: int = 0, env: dict[str, str] | None = None) -> int:
+def fit(
+    root: Path,
+    *args: str,
+    kill_at_step: int = 0,
+    env: dict[str, str] | None = None,
+    config: str | None = None,
+) -> int:
     """Runs fit under `root`, logging steps to `root/steps.jsonl`; returns the exit status."""
     init = f"{{path: {root / 'steps.jsonl'}, kill_at_step: {kill_at_step}}}"
     log = f"--trainer.callbacks+={{class_path: resume_helpers.StepLog, init_args: {init}}}"
@@ -55,6 +61,7 @@ def fit(root: Path, *args: str, kill_at_step: int = 0, env: dict[str, str] | Non
         "-m",
         "lit_rlvr",
         "fit",
+        *([f"--config={config}"] if config else []),
         *ARGS,
         f"--trainer.default_root_dir={root}",
         log,
@@ -114,6 +121,17 @@ def test_sigkill_then_resume_at_an_epoch_boundary(tmp_path, uninterrupted):
     assert checkpoint["global_step"] == 6 and checkpoint["PromptDataModule"]["sampler"]["served"] == 4
     assert fit(tmp_path, "--ckpt_path=last") == 0
     assert_same_run(steps(tmp_path), uninterrupted)
+
+
+def test_ppo_with_critic_and_adaptive_kl_resumes_exactly(tmp_path):
+    config = str(TESTS.parent / "configs" / "ppo.yaml")
+    ppo = ["--model.objective.kl_target=0.01", "--model.objective.kl_horizon=8", "--model.critic.lr=1e-3"]
+    assert fit(tmp_path / "uninterrupted", *ppo, config=config) == 0
+    assert fit(tmp_path / "resumed", *ppo, config=config, kill_at_step=5) == -signal.SIGKILL
+    assert fit(tmp_path / "resumed", *ppo, "--ckpt_path=last", config=config) == 0
+    uninterrupted = steps(tmp_path / "uninterrupted")
+    assert "critic/value_loss" in uninterrupted[1]
+    assert_same_run(steps(tmp_path / "resumed"), uninterrupted)
 
 
 def test_dynamic_sampling_prompt_stream_resumes_where_it_stopped():
