@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from lit_rlvr.callbacks import RolloutCollector
-from lit_rlvr.data import PromptDataModule
+from lit_rlvr.data import PromptDataModule, ResumableSampler
 from lit_rlvr.models import TINY
 from lit_rlvr.tasks.arithmetic import ArithmeticTask
 
@@ -151,3 +151,21 @@ def test_dynamic_sampling_prompt_stream_resumes_where_it_stopped():
     for _ in range(3):
         assert next(second._extra_prompts(trainer))["rows"] == next(stream)["rows"]
     assert second.failures == {"correct/timeout": 2}
+
+
+def test_sampler_resumes_mid_epoch_and_reshuffles_the_next_one():
+    first = sampler_at(1)
+    order = iter(first)
+    seen = [next(order) for _ in range(4)]
+    second = sampler_at(1, first.state_dict())
+    assert seen + list(second) == list(sampler_at(1))
+    third = sampler_at(2, second.state_dict())  # saved at the end of epoch 1: epoch 2 starts afresh
+    assert list(third) == list(sampler_at(2)) != list(sampler_at(1))
+
+
+def sampler_at(epoch: int, state: dict | None = None) -> ResumableSampler:
+    sampler = ResumableSampler(range(10), num_replicas=1, rank=0, seed=3)
+    if state is not None:
+        sampler.load_state_dict(state)
+    sampler.set_epoch(epoch)
+    return sampler
