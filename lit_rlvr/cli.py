@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from lit_rlvr import strategy
+from lit_rlvr import objectives, strategy
 from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO
 from lit_rlvr.data import PromptDataModule
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
+
+
+class RLVRParser(LightningArgumentParser):
+    """Adds the registry's objective names to an error about `model.objective`."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if 'key "model.objective"' in message and "is not accepted" not in message:  # a name, not a knob
+            names = [
+                n for n in objectives.__all__ if issubclass(getattr(objectives, n), objectives.Objective)
+            ]
+            message += f"\nmodel.objective takes one of: {', '.join(sorted(set(names) - {'Objective'}))}"
+        super().error(message, ex)
 
 
 class RLVRCLI(LightningCLI):
@@ -141,6 +153,7 @@ def run(args: list[str] | None = None, *, subcommand: bool = True) -> RLVRCLI:
         PromptDataModule,
         args=args,
         run=subcommand,
+        parser_class=RLVRParser,
         save_config_kwargs={"overwrite": True},
         trainer_defaults={
             "max_steps": 30,

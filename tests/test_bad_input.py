@@ -47,7 +47,15 @@ def test_unknown_objective_name_lists_the_problem(capsys):
     with pytest.raises(SystemExit):
         parse("--model.objective=NoSuchObjective")
     error = capsys.readouterr().err
-    assert "model.objective" in error and "NoSuchObjective" in error
+    assert "NoSuchObjective" in error
+    assert "model.objective takes one of: CISPO, DAPO, DrGRPO, GMPO, GRPO," in error
+
+
+def test_unknown_objective_knob_names_it(capsys):
+    with pytest.raises(SystemExit):
+        parse("--model.objective=GSPO", "--model.objective.clip_ratio=0.2")
+    error = capsys.readouterr().err
+    assert "Option 'clip_ratio' is not accepted" in error and "takes one of" not in error
 
 
 def test_unknown_chat_template_mode_names_the_choices(capsys):
