@@ -31,6 +31,10 @@ def vowel_share(completion: str, gold: str, row: dict) -> float:
     return sum(c in "aeiou" for c in letters) / len(letters) if letters else 0.0
 
 
-def vowel_majority(completion: str, gold: str, row: dict) -> float:
-    """The 0/1 version of `vowel_share` (at least half the letters are vowels), for BCE critics (SPPO)."""
-    return float(vowel_share(completion, gold, row) >= 0.5)
+def more_vowels(completion: str, gold: str, row: dict) -> float:
+    """A 0/1 `vowel_share` for BCE critics (SPPO): 1 from 40% vowels, just above the random model's 37%.
+
+    Half would be out of reach: the random model's 8-token completions never get there, so every
+    reward is 0 and nothing can be learned.
+    """
+    return float(vowel_share(completion, gold, row) >= 0.4)
