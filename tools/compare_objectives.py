@@ -286,6 +286,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--last", type=int, default=10, help="steps averaged for the summary's reward")
     parser.add_argument("--all_versions", action="store_true", help="every version_N, not only the latest")
     args = parser.parse_args(own)
+    if args.last < 1:
+        parser.error(f"--last takes a number of steps >= 1, got {args.last}")
     if fit_args and not args.configs:
         parser.error("fit overrides after `--` need --configs")
     if args.configs:
