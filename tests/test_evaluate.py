@@ -3,7 +3,6 @@
 import importlib.util
 import itertools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +21,13 @@ _spec.loader.exec_module(evaluate)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    # One torch thread: the suite runs on 2 busy cores, and generation is tiny.
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # One torch thread: the suite runs on 2 busy cores.
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(SCRIPT), *args, "--threads", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -1,8 +1,8 @@
 """Evaluate a model on a math task outside training: accuracy, pass@k, response lengths, verifier health.
 
     python tools/evaluate.py --model smollm2-135m-instruct                          # arithmetic validation
-    python tools/evaluate.py --model runs/grpo/hf --data gsm8k_test.jsonl --reader gsm8k \
-        --samples 8 --temperature 0.6 --max_new_tokens 512 --out runs/grpo/gsm8k.jsonl
+    python tools/evaluate.py --model exports/grpo --data gsm8k_test.jsonl --reader gsm8k \
+        --samples 8 --temperature 0.6 --max_new_tokens 512 --out runs/eval/gsm8k.jsonl
     python tools/evaluate.py --task ArithmeticTask --task.phrasing plain --split validation --limit 64
 
 `--model` takes what `lit_rlvr.models.load_causal_lm` takes: an alias, a local Hugging Face folder
@@ -219,6 +219,7 @@ def evaluate(
     seed: int = 0,
     verifier_workers: int = 2,
     verifier_timeout_s: float = 5.0,
+    threads: int | None = None,
     out: Path = Path("results.jsonl"),
 ) -> dict[str, Any]:
     """Evaluates a model on a math task and writes per-completion rows and a summary.
@@ -242,6 +243,8 @@ def evaluate(
         seed: the sampling seed.
         verifier_workers: verifier worker processes.
         verifier_timeout_s: per-completion verifier limit; a check past it scores 0 and is counted.
+        threads: torch intra-op threads on CPU, as the training CLI's `--threads` (None: torch's
+            default, one per core, which is many times slower when other processes share the cores).
         out: the JSONL of completions; the summary goes to `<out without .jsonl>.summary.json`.
     """
     greedy = temperature == 0
@@ -256,7 +259,7 @@ def evaluate(
         if model.endswith(".ckpt"):
             raise ValueError(
                 f"--model {model} is a Lightning checkpoint: export it to a Hugging Face folder with "
-                "tools/export_hf.py and pass that folder"
+                f"`python tools/export_hf.py {model} OUT_DIR` and pass OUT_DIR"
             )
         if model.startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
             raise ValueError(f"--model {model}: no such model folder")
@@ -272,6 +275,8 @@ def evaluate(
         policy = load_causal_lm(model)
     except (OSError, ValueError) as error:  # a bad argument, file, row or model: one line, no traceback
         raise SystemExit(f"evaluate.py: error: {error}") from error
+    if threads:
+        torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     policy.to(device)
     prompts = rows.map(lambda row: {"input_ids": render_prompt(tokenizer, row["messages"], chat_template)})
