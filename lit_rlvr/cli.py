@@ -47,7 +47,10 @@ class RLVRCLI(LightningCLI):
             help="auto: one device -> single, several CPU processes -> ddp, several GPUs -> fsdp2",
         )
         parser.add_argument(
-            "--threads", type=int | None, default=None, help="torch intra-op threads per process"
+            "--threads",
+            type=int | None,
+            default=None,
+            help="torch intra-op threads per process (default: torch's, one per core; 1 on a shared CPU)",
         )
         parser.add_argument(
             "--validate_before_fit", type=bool, default=True, help="measure validation at step 0"
@@ -102,7 +105,11 @@ class RLVRCLI(LightningCLI):
         if self.checkpoint_dir is not None and not self.trainer.interrupted:
             # ModelCheckpoint saves `last` at the end only if it never saved: the last steps would be lost.
             self.trainer.save_checkpoint(os.path.join(self.checkpoint_dir, "last.ckpt"))
-        after = self._validate()
+        if self.model.validated_at_step == self.trainer.global_step:  # fit just validated the final policy
+            after = self.trainer.callback_metrics.get("val/accuracy")
+            after = None if after is None else float(after)
+        else:
+            after = self._validate()
         before = getattr(self, "accuracy_before", None)
         if self.trainer.is_global_zero and after is not None:
             start = "n/a" if before is None else f"{before:.3f}"

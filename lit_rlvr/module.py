@@ -104,6 +104,7 @@ class RLVRModule(LightningModule):
         self.log_completions_every = log_completions_every
         self.rollout: Rollout | None = None
         self.skipped_updates = 0
+        self.validated_at_step: int | None = None
         self._shuffle = torch.Generator().manual_seed(seed)
 
     def configure_model(self) -> None:
@@ -294,6 +295,10 @@ class RLVRModule(LightningModule):
         self.log("val/reward", rollout.rewards.float().mean(), batch_size=size, sync_dist=True)
         self.log("val/response_length", lengths.mean(), batch_size=size, sync_dist=True)
         self.log("val/truncated", rollout.truncated.float().mean(), batch_size=size, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.validated_at_step = self.global_step
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(

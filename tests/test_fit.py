@@ -73,3 +73,15 @@ def test_checkpoint_holds_optimizer_rng_and_no_reference(kl_run):
     assert {"torch", "python", "numpy", "shuffle"} <= set(checkpoint["rng"])
     assert not any(key.startswith("reference.") for key in checkpoint["state_dict"])
     assert any(key.startswith("policy.") for key in checkpoint["state_dict"])
+
+
+def test_final_validation_is_not_repeated_after_fit(kl_run):
+    # Before fit, then after each of the 2 rollouts; the last one saw the final policy, so the
+    # "after" accuracy reuses it instead of validating a fourth time.
+    _, root = kl_run
+    steps = [
+        event.step
+        for events in sorted(glob.glob(f"{root}/lightning_logs/version_*/events.out.tfevents.*"))
+        for event in EventAccumulator(events).Reload().Scalars("val/accuracy")
+    ]
+    assert len(steps) == 3, steps
