@@ -208,4 +208,4 @@ CRITICS = {"token": TokenValueCritic, "prompt": PromptValueCritic}
 
 def build_critic(kind: str, config: CriticConfig, policy_model: str) -> TokenValueCritic | PromptValueCritic:
     """The critic an objective with `critic_kind = kind` needs."""
-    return CRITICS[kind](config.model or policy_model)
+    return CRITICS[kind](config.model or policy_model).train()  # `from_pretrained` returns eval mode

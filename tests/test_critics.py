@@ -10,7 +10,7 @@ import torch
 from fit_helpers import TINY_ARGS, History
 
 from lit_rlvr.cli import run
-from lit_rlvr.critics import CriticConfig, PromptValueCritic, TokenValueCritic
+from lit_rlvr.critics import CriticConfig, PromptValueCritic, TokenValueCritic, build_critic
 from lit_rlvr.models import TINY
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO, PPO, SSPO, SequencePPO
@@ -99,3 +99,10 @@ def test_two_process_ddp_fit_with_a_critic(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{tests}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("kind", ["token", "prompt"])
+def test_critic_is_built_in_train_mode(kind):
+    # `from_pretrained` returns a model in eval mode; a critic left there would train without dropout.
+    critic = build_critic(kind, CriticConfig(), TINY)
+    assert all(module.training for module in critic.modules())
