@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Any, NoReturn
 
 import torch
@@ -104,7 +105,7 @@ class RLVRCLI(LightningCLI):
     def after_fit(self) -> None:
         if self.checkpoint_dir is not None and not self.trainer.interrupted:
             # ModelCheckpoint saves `last` at the end only if it never saved: the last steps would be lost.
-            self.trainer.save_checkpoint(os.path.join(self.checkpoint_dir, "last.ckpt"))
+            self.trainer.save_checkpoint(os.path.join(self.checkpoint_dir, "last.ckpt"), weights_only=False)
         if self.model.validated_at_step == self.trainer.global_step:  # fit just validated the final policy
             after = self.trainer.callback_metrics.get("val/accuracy")
             after = None if after is None else float(after)
@@ -155,6 +156,11 @@ def run(args: list[str] | None = None, *, subcommand: bool = True) -> RLVRCLI:
 
     With `subcommand=False`, `args` hold no subcommand and the CLI only parses and instantiates.
     """
+    # Both describe this design, not a mistake: a checkpoint holds the state after the step's
+    # updates (weights, optimizers, data position and RNGs agree, so resume is exact), and the
+    # frozen reference model is in eval mode on purpose.
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     return RLVRCLI(
         RLVRModule,
         PromptDataModule,

@@ -36,7 +36,7 @@ class NonFiniteGuard(Callback):
             checkpoint = trainer.checkpoint_callback
             folder = checkpoint.dirpath if checkpoint is not None else trainer.default_root_dir
             path = os.path.join(folder, f"nonfinite-step={trainer.global_step}.ckpt")
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
             raise RuntimeError(
                 f"{self.consecutive} optimizer updates in a row had a non-finite loss or gradient and were "
                 f"skipped (nonfinite.max_consecutive_skips={self.max_consecutive_skips}); the weights are "
