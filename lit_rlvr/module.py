@@ -247,14 +247,16 @@ class RLVRModule(LightningModule):
                 tokens=float(mask.sum()), sequences=float(len(mini)), max_len=float(rollout.max_new_tokens)
             )
             optimizer.zero_grad()
-            loss = 0.0
+            loss = torch.zeros((), device=self.device)
             for micro in mini.split(self.micro_batch_size):
                 out = self._micro_step(rollout.select(micro), advantages[micro], norm)
                 self.manual_backward(out.loss)
                 loss += out.loss.detach()
                 totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
             grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.hparams.max_grad_norm)
-            if not torch.isfinite(grad_norm):  # a non-finite gradient never reaches the weights:
+            finite = bool(torch.isfinite(grad_norm) and torch.isfinite(loss))
+            # Each process has its own loss: all skip if any is non-finite, or the replicas would diverge.
+            if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
                 optimizer.zero_grad(set_to_none=True)  # AdamW leaves parameters without a gradient alone
                 self.skipped_updates += 1
             optimizer.step()  # even when skipped: global_step (max_steps, checkpoints) counts updates

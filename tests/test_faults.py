@@ -36,6 +36,14 @@ class NaNLossGRPO(GRPO):
         return out._replace(loss=out.loss * float("nan"))
 
 
+class NaNValueLossGRPO(GRPO):
+    """GRPO whose loss value is NaN through a term without gradient: the gradients stay finite."""
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        out = super().__call__(batch)
+        return out._replace(loss=out.loss + torch.tensor(float("nan")))
+
+
 def test_broken_rewards_score_zero_are_counted_and_training_goes_on(tmp_path):
     rewards = ", ".join(
         f"{{name: {name}, fn: faulty.{name}}}" for name in ("raises", "hangs", "dies", "not_a_number")
@@ -66,11 +74,12 @@ def test_broken_rewards_score_zero_are_counted_and_training_goes_on(tmp_path):
     )
 
 
-def test_non_finite_gradients_skip_the_update_and_never_touch_the_weights(tmp_path):
+@pytest.mark.parametrize("objective", ["NaNLossGRPO", "NaNValueLossGRPO"])
+def test_non_finite_loss_or_gradient_skips_the_update_and_never_touches_the_weights(tmp_path, objective):
     cli, _ = fit(
         *SMALL,
         "--trainer.max_steps=3",
-        "--model.objective=test_faults.NaNLossGRPO",
+        f"--model.objective=test_faults.{objective}",
         "--nonfinite.max_consecutive_skips=0",
         root=str(tmp_path),
     )
