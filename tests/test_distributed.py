@@ -7,25 +7,34 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+
+from lit_rlvr.models import TINY, load_causal_lm
+from lit_rlvr.objectives import GRPO, ObjectiveOutput, PolicyBatch
 
 TESTS = Path(__file__).parent
 
 
-@pytest.mark.parametrize("parallelism", ["ddp", "fsdp2"])
-def test_two_process_fit(tmp_path, parallelism):
+def two_process_fit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     command = [
         sys.executable, "-m", "lit_rlvr", "fit",
-        "--model.model=tiny-random-llama", "--threads=1", f"--parallelism={parallelism}",
+        "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=4",
         "--trainer.val_check_interval=1", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
         "--data.prompts_per_step=2", "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
         "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
         "--model.ppo_epochs=2", "--trainer.enable_progress_bar=false",
-        f"--trainer.default_root_dir={tmp_path}",
+        f"--trainer.default_root_dir={tmp_path}", *args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp2"])
+def test_two_process_fit(tmp_path, parallelism):
+    result = two_process_fit(tmp_path, f"--parallelism={parallelism}")
     assert "validation accuracy: before" in result.stdout
     checkpoint = sorted(tmp_path.glob("**/*.ckpt"))[-1]
     if parallelism == "fsdp2":  # a sharded checkpoint: one file per rank plus metadata
@@ -33,3 +42,27 @@ def test_two_process_fit(tmp_path, parallelism):
     else:
         state = torch.load(checkpoint, weights_only=False)
         assert state["global_step"] == 4 and state["optimizer_states"]
+
+
+class NaNOnRankOneGRPO(GRPO):
+    """GRPO whose loss value is NaN on process 1 only, through a term without gradient."""
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        out = super().__call__(batch)
+        return out._replace(loss=out.loss + torch.tensor(float("nan") if dist.get_rank() == 1 else 0.0))
+
+
+def test_a_non_finite_loss_on_one_process_skips_the_update_on_all(tmp_path):
+    # Gradients are averaged, so they stay finite; only process 1 sees the NaN loss. Process 0 must
+    # skip too, or the replicas would part ways; its checkpoint shows it never stepped.
+    two_process_fit(
+        tmp_path,
+        "--parallelism=ddp",
+        "--model.objective=test_distributed.NaNOnRankOneGRPO",
+        "--nonfinite.max_consecutive_skips=0",
+    )
+    state = torch.load(sorted(tmp_path.glob("**/*.ckpt"))[-1], weights_only=False)
+    assert state["skipped_updates"] == 4
+    start = load_causal_lm(TINY).state_dict()
+    for name, value in start.items():
+        assert torch.equal(state["state_dict"][f"policy.{name}"], value), name
