@@ -77,6 +77,7 @@ class Sampled(NamedTuple):
     rollout: Rollout
     rounds: int  # generation rounds spent
     capped: bool  # the rounds ran out before the batch was full
+    informative: int  # groups kept (all of them when nothing is filtered)
 
 
 def sample_informative(
@@ -112,13 +113,14 @@ def sample_informative(
         group = rollout.group_size
         keep = keep_groups(rollout.rewards.view(-1, group), rollout.correct.view(-1, group))
         if keep is None:
-            return Sampled(rollout, rounds, capped=False)
+            return Sampled(rollout, rounds, capped=False, informative=len(rollout.rows))
         keep &= keep.cumsum(0) <= prompts_needed - count  # no more than the batch needs
         if keep.any():
             kept.append(select_groups(rollout, keep))
             count += int(keep.sum())
         if count >= prompts_needed:
-            return Sampled(concat_rollouts(kept, pad_token_id), rounds, capped=False)
+            return Sampled(concat_rollouts(kept, pad_token_id), rounds, capped=False, informative=count)
         if rounds < max_rounds:
             batch = next(more_batches)
-    return Sampled(concat_rollouts(kept, pad_token_id) if kept else rollout, max_rounds, capped=True)
+    last = concat_rollouts(kept, pad_token_id) if kept else rollout
+    return Sampled(last, max_rounds, capped=True, informative=count)

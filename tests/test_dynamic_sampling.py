@@ -2,7 +2,9 @@
 
 import itertools
 
+import pytest
 import torch
+from fit_helpers import fit
 
 from lit_rlvr.dynamic_sampling import concat_rollouts, sample_informative, select_groups
 from lit_rlvr.objectives import DAPO
@@ -90,7 +92,7 @@ def test_sampling_cap_trains_on_what_it_has():
         max_rounds=2,
         pad_token_id=PAD,
     )
-    assert (sampled.rounds, sampled.capped) == (2, True)
+    assert (sampled.rounds, sampled.capped, sampled.informative) == (2, True, 1)
     assert [row["gold"] for row in sampled.rollout.rows] == ["0-1"]
 
 
@@ -105,7 +107,7 @@ def test_sampling_cap_with_nothing_kept_returns_the_last_round():
         max_rounds=2,
         pad_token_id=PAD,
     )
-    assert sampled.capped and sampled.rollout.texts == ["1-0", "1-1"]
+    assert sampled.capped and sampled.informative == 0 and sampled.rollout.texts == ["1-0", "1-1"]
 
 
 def test_objectives_without_dynamic_sampling_use_the_first_round_as_is():
@@ -119,10 +121,34 @@ def test_objectives_without_dynamic_sampling_use_the_first_round_as_is():
         max_rounds=1,
         pad_token_id=PAD,
     )
-    assert (sampled.rounds, sampled.capped, len(sampled.rollout.texts)) == (1, False, 4)
+    assert (sampled.rounds, sampled.capped, sampled.informative) == (1, False, 2)
+    assert len(sampled.rollout.texts) == 4
 
 
 def test_filter_metric_reward_keeps_groups_with_unequal_continuous_rewards():
     rewards = torch.tensor([[0.2, 0.4], [0.3, 0.3]])
     keep = DAPO(filter_metric="reward").keep_groups(rewards, torch.zeros(2, 2, dtype=torch.bool))
     assert keep.tolist() == [True, False]
+
+
+def test_a_capped_step_warns_naming_the_knob_and_what_it_trains_on(tmp_path):
+    # The tiny model never scores a whole 1 on the vowel share: every group is all wrong, none is kept.
+    with pytest.warns(
+        UserWarning,
+        match=r"dynamic sampling kept 0 of the 2 groups needed in model.objective.max_sampling_rounds=2 "
+        r"rounds; training on the last round's groups, which carry no signal",
+    ):
+        cli, history = fit(
+            "--model.objective=DAPO",
+            "--model.objective.max_sampling_rounds=2",
+            "--rollout.samples_per_prompt=2",
+            "--rollout.max_new_tokens=4",
+            "--data.prompts_per_step=2",
+            "--validate_before_fit=false",
+            "--trainer.limit_val_batches=0",
+            "--trainer.max_steps=1",
+            "--trainer.callbacks+=fit_helpers.History",
+            root=str(tmp_path),
+        )
+    assert history.steps[0]["rollout/sampling_capped"] == 1.0
+    assert history.steps[0]["rollout/sampling_rounds"] == 2.0

@@ -145,10 +145,12 @@ class RolloutCollector(Callback):
         )
         rollout = sampled.rollout
         if sampled.capped:
+            training_on = "those" if sampled.informative else "the last round's groups, which carry no signal"
             rank_zero_warn(
-                f"dynamic sampling filled {len(rollout.rows)} of {len(batch['rows'])} groups in "
+                f"dynamic sampling kept {sampled.informative} of the {len(batch['rows'])} groups needed in "
                 f"model.objective.max_sampling_rounds={objective.max_sampling_rounds} rounds; training on "
-                "those (raise the knob, or use a task whose groups are less often all right or all wrong)"
+                f"{training_on} (raise the knob, or use a task whose groups are less often all right or "
+                "all wrong)"
             )
         group = rollout.group_size
         lengths = rollout.completion_mask.sum(-1).view(-1, group)
