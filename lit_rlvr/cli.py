@@ -37,6 +37,11 @@ class RLVRParser(LightningArgumentParser):
 class RLVRCLI(LightningCLI):
     """The command line: `lit-rlvr fit --config configs/grpo.yaml`."""
 
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """`fit` and `validate`; evaluation outside training is `tools/evaluate.py`, not `test`."""
+        return {name: LightningCLI.subcommands()[name] for name in ("fit", "validate")}
+
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(RolloutCollector, "rollout")
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")

@@ -51,6 +51,12 @@ def test_unknown_objective_name_lists_the_problem(capsys):
     assert "model.objective takes one of: CISPO, DAPO, DrGRPO, GMPO, GRPO," in error
 
 
+def test_only_fit_and_validate_are_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        run(["test"])
+    assert "invalid choice: 'test' (choose from 'fit', 'validate')" in capsys.readouterr().err
+
+
 def test_unknown_objective_knob_names_it(capsys):
     with pytest.raises(SystemExit):
         parse("--model.objective=GSPO", "--model.objective.clip_ratio=0.2")
