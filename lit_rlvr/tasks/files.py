@@ -1,56 +1,37 @@
-"""Tasks read from files (JSONL, JSON, Parquet, CSV) or the Hugging Face Hub through `datasets`.
+"""Tasks read from files (JSONL, JSON, Parquet, CSV) or the Hugging Face Hub.
 
 `FileTask` maps a dataset's fields onto the task columns; the readers beside it (`GSM8KTask`,
-`MATHTask`, ...) are presets of that mapping for the formats researchers use. Every row is
-checked: an empty prompt or a missing gold answer fails with the file, row, field and what was
-expected, instead of training on a row that can never be rewarded.
+`MATHTask`, ...) are presets of that mapping for the formats researchers use. Files are read by
+`sources.read_records`; every record is checked: a line that is not JSON, an empty prompt or a
+missing gold answer fails with the file, line or row, field and what was expected, instead of
+training on a row that can never be rewarded (or, with `skip_bad_rows`, is skipped and logged).
 """
 
 from __future__ import annotations
 
-import os
-import re
+import logging
+import math
 from typing import Any, Literal
 
 import datasets
 
-from lit_rlvr.tasks.base import COLUMNS, Split, Task
+from lit_rlvr.tasks.base import Split, Task
+from lit_rlvr.tasks.sources import DataFileError, Problem, read_records
 from lit_rlvr.verifiers.extract import last_boxed
 
 GoldFormat = Literal["plain", "gsm8k", "boxed"]
 DEFAULT_TEMPLATE = "{question}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(?::(?P<config>[\w.-]+))?(?:@(?P<split>[\w.\[\]:%-]+))?$")
+_LISTED_SKIPS = 10
+
+log = logging.getLogger(__name__)
 
 
-class RowError(ValueError):
+class RowError(DataFileError):
     """A malformed row, reported with where it is and what was expected."""
 
-
-def load_records(source: str) -> datasets.Dataset:
-    """Loads a local file by its extension, or a hub id `owner/name[:config][@split]`."""
-    extension = os.path.splitext(source)[1].lower()
-    if os.path.exists(source):
-        if extension not in _BUILDERS:
-            raise ValueError(
-                f"{source}: unsupported file type {extension!r}; expected one of {sorted(_BUILDERS)}"
-            )
-        return datasets.load_dataset(_BUILDERS[extension], data_files=source, split="train")
-    match = _HUB_ID.match(source)
-    if extension in _BUILDERS or match is None:
-        raise FileNotFoundError(
-            f"{source}: no such file (and not a hub id of the form owner/name[:config][@split])"
-        )
-    name = source.split(":")[0].split("@")[0]
-    try:
-        return datasets.load_dataset(name, match.group("config"), split=match.group("split") or "train")
-    except Exception as error:  # noqa: BLE001 - datasets raises many types for network trouble
-        offline = datasets.config.HF_HUB_OFFLINE or "offline" in str(error).lower()
-        hint = "the machine is offline; " if offline else ""
-        raise RuntimeError(
-            f"{source}: cannot load this hub dataset ({hint}{type(error).__name__}: {error}). "
-            "Download it where there is network access and pass the local file instead."
-        ) from error
+    def __init__(self, source: str, where: str, what: str) -> None:
+        super().__init__(f"{source}: {where}: {what}")
+        self.where, self.what = where, what
 
 
 def field(record: dict[str, Any], path: str) -> Any:
@@ -69,7 +50,8 @@ class FileTask(Task):
     Args:
         train: training data: a .jsonl, .json, .parquet or .csv file, or a hub id
             `owner/name[:config][@split]` (needs network access).
-        validation: validation data in the same forms; None holds out `validation_fraction` of `train`.
+        validation: validation data in the same forms; None holds out `validation_fraction` of `train`
+            (one of the two is needed for validation).
         validation_fraction: the share of `train` held out for validation when `validation` is None.
         seed: seed of the held-out split.
         question_field: the field with the question text (dotted paths reach nested fields).
@@ -83,6 +65,9 @@ class FileTask(Task):
         data_source: the `data_source` of every row, unless `data_source_field` gives one.
         data_source_field: an optional field naming each row's source (used to split metrics).
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip records that cannot be read or converted (a line that is not JSON, a
+            ragged CSV row, a missing gold) and log how many, which and why, instead of stopping at
+            the first; a file without one good record is still an error.
     """
 
     def __init__(
@@ -101,6 +86,7 @@ class FileTask(Task):
         data_source: str = "file",
         data_source_field: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         if not 0.0 <= validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
@@ -118,29 +104,64 @@ class FileTask(Task):
         self.gold_field, self.gold_format = gold_field, gold_format
         self.template, self.system_prompt = template, system_prompt
         self.data_source, self.data_source_field = data_source, data_source_field
-        self.max_rows = max_rows
+        self.max_rows, self.skip_bad_rows = max_rows, skip_bad_rows
 
     def rows(self, split: Split) -> datasets.Dataset:
+        if split == "validation" and self.validation is None and self.validation_fraction == 0:
+            raise ValueError(
+                f"{self.train}: no validation data: set data.task.validation to a validation file, or "
+                "data.task.validation_fraction (e.g. 0.1) to hold out part of the training file"
+            )
         source = self.validation if split == "validation" and self.validation else self.train
-        records = load_records(source)
-        if self.validation is None:
-            if self.validation_fraction == 0:
-                records = records if split == "train" else records.select([])
-            else:
-                parts = records.train_test_split(test_size=self.validation_fraction, seed=self.seed)
-                records = parts["train" if split == "train" else "test"]
+        # A file read for both splits reports its skips once, with the training split.
+        rows = self._read(source, report=split == "train" or source == self.validation)
+        if self.validation is None and self.validation_fraction > 0:
+            held_out = math.ceil(self.validation_fraction * len(rows))
+            if held_out >= len(rows):
+                raise ValueError(
+                    f"{source}: data.task.validation_fraction={self.validation_fraction} of its "
+                    f"{len(rows)} records leaves none for training; lower it or give data.task.validation"
+                )
+            parts = rows.train_test_split(test_size=self.validation_fraction, seed=self.seed)
+            rows = parts["train" if split == "train" else "test"]
         if self.max_rows is not None:
-            records = records.select(range(min(self.max_rows, len(records))))
-        rows = [self.convert(record, source, index + 1) for index, record in enumerate(records)]
+            rows = rows.select(range(min(self.max_rows, len(rows))))
+        return rows
+
+    def _read(self, source: str, *, report: bool) -> datasets.Dataset:
+        """Every record of `source` converted to a row; a bad one stops the run unless skipped."""
+        rows, skipped = [], []
+        for record in read_records(source):
+            if not isinstance(record, Problem):
+                try:
+                    rows.append(self.convert(record.fields, source, record.where))
+                    continue
+                except RowError as error:
+                    if not self.skip_bad_rows:
+                        raise
+                    record = Problem(error.where, error.what)
+            if not self.skip_bad_rows:
+                raise DataFileError(f"{source}: {record.where}: {record.what}")
+            skipped.append(record)
         if not rows:
-            return datasets.Dataset.from_dict({column: [] for column in COLUMNS})
+            first = skipped[0]
+            raise DataFileError(
+                f"{source}: no good record: all {len(skipped)} are bad (first, {first.where}: {first.what})"
+            )
+        if skipped and report:
+            listed = "; ".join(f"{problem.where}: {problem.what}" for problem in skipped[:_LISTED_SKIPS])
+            more = f"; and {len(skipped) - _LISTED_SKIPS} more" if len(skipped) > _LISTED_SKIPS else ""
+            log.warning(
+                "data: %s: skipped %d of %d records (skip_bad_rows=true): %s%s",
+                source, len(skipped), len(skipped) + len(rows), listed, more,
+            )  # fmt: skip
         return datasets.Dataset.from_list(rows)
 
-    def convert(self, record: dict[str, Any], source: str, row: int) -> dict[str, Any]:
-        """Turns one record into a task row; raises `RowError` naming the file, row and field."""
+    def convert(self, record: dict[str, Any], source: str, where: str) -> dict[str, Any]:
+        """Turns one record into a task row; raises `RowError` naming the file, record and field."""
 
         def fail(name: str, problem: str) -> RowError:
-            return RowError(f"{source}: row {row}: field {name!r} {problem}")
+            return RowError(source, where, f"field {name!r} {problem}")
 
         if self.messages_field is not None:
             messages = field(record, self.messages_field)

@@ -27,6 +27,7 @@ class GSM8KTask(FileTask):
         template: the user prompt; `{question}` is replaced by the question.
         system_prompt: an optional system message.
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip (and log) records that cannot be read or converted instead of stopping.
     """
 
     def __init__(
@@ -39,11 +40,13 @@ class GSM8KTask(FileTask):
         template: str = DEFAULT_TEMPLATE,
         system_prompt: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         super().__init__(
             train=train, validation=validation, validation_fraction=validation_fraction, seed=seed,
             question_field="question", gold_field="answer", gold_format="gsm8k", template=template,
             system_prompt=system_prompt, data_source="gsm8k", max_rows=max_rows,
+            skip_bad_rows=skip_bad_rows,
         )  # fmt: skip
 
 
@@ -58,6 +61,7 @@ class MATHTask(FileTask):
         template: the user prompt; `{question}` is replaced by the problem.
         system_prompt: an optional system message.
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip (and log) records that cannot be read or converted instead of stopping.
     """
 
     def __init__(
@@ -70,11 +74,13 @@ class MATHTask(FileTask):
         template: str = DEFAULT_TEMPLATE,
         system_prompt: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         super().__init__(
             train=train, validation=validation, validation_fraction=validation_fraction, seed=seed,
             question_field="problem", gold_field="solution", gold_format="boxed", template=template,
             system_prompt=system_prompt, data_source="math", max_rows=max_rows,
+            skip_bad_rows=skip_bad_rows,
         )  # fmt: skip
 
 
@@ -89,6 +95,7 @@ class MATH500Task(FileTask):
         template: the user prompt; `{question}` is replaced by the problem.
         system_prompt: an optional system message.
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip (and log) records that cannot be read or converted instead of stopping.
     """
 
     def __init__(
@@ -101,11 +108,13 @@ class MATH500Task(FileTask):
         template: str = DEFAULT_TEMPLATE,
         system_prompt: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         super().__init__(
             train=train, validation=validation, validation_fraction=validation_fraction, seed=seed,
             question_field="problem", gold_field="answer", template=template,
             system_prompt=system_prompt, data_source="math500", max_rows=max_rows,
+            skip_bad_rows=skip_bad_rows,
         )  # fmt: skip
 
 
@@ -120,6 +129,7 @@ class DeepScaleRTask(FileTask):
         template: the user prompt; `{question}` is replaced by the problem.
         system_prompt: an optional system message.
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip (and log) records that cannot be read or converted instead of stopping.
     """
 
     def __init__(
@@ -132,11 +142,13 @@ class DeepScaleRTask(FileTask):
         template: str = DEFAULT_TEMPLATE,
         system_prompt: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         super().__init__(
             train=train, validation=validation, validation_fraction=validation_fraction, seed=seed,
             question_field="problem", gold_field="answer", template=template,
             system_prompt=system_prompt, data_source="deepscaler", max_rows=max_rows,
+            skip_bad_rows=skip_bad_rows,
         )  # fmt: skip
 
 
@@ -152,6 +164,7 @@ class DAPOMathTask(FileTask):
         seed: seed of the held-out split.
         system_prompt: an optional system message.
         max_rows: keep only the first rows of each split (None for all).
+        skip_bad_rows: skip (and log) records that cannot be read or converted instead of stopping.
     """
 
     def __init__(
@@ -163,9 +176,11 @@ class DAPOMathTask(FileTask):
         seed: int = 0,
         system_prompt: str | None = None,
         max_rows: int | None = None,
+        skip_bad_rows: bool = False,
     ) -> None:
         super().__init__(
             train=train, validation=validation, validation_fraction=validation_fraction, seed=seed,
             messages_field="prompt", gold_field="reward_model.ground_truth", system_prompt=system_prompt,
             data_source="dapo_math", max_rows=max_rows,
+            skip_bad_rows=skip_bad_rows,
         )  # fmt: skip

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from lit_rlvr.tasks.files import FileTask, RowError, load_records
+from lit_rlvr.tasks.files import FileTask, RowError
 from lit_rlvr.tasks.readers import DAPOMathTask, DeepScaleRTask, GSM8KTask, MATH500Task, MATHTask
+from lit_rlvr.tasks.sources import DataFileError, read_records
 from lit_rlvr.verifiers.math import score
 
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -44,7 +45,8 @@ def test_reads_each_format(task, golds, source):
         assert row["messages"][-1]["role"] == "user" and row["messages"][-1]["content"].strip()
         assert row["data_source"] == (source or row["data_source"])
         assert score(f"So the answer is \\boxed{{{row['gold']}}}.", row["gold"]) == 1.0
-    assert len(task.rows("validation")) == 0
+    with pytest.raises(ValueError, match=r"no validation data: set data.task.validation to a validation"):
+        task.rows("validation")
 
 
 def test_math_gold_is_the_last_box_and_prompt_asks_for_a_box():
@@ -75,32 +77,34 @@ def test_validation_file():
 def test_malformed_gold_names_file_row_and_field():
     task = GSM8KTask(train=str(ASSETS / "malformed_gsm8k.jsonl"))
     with pytest.raises(
-        RowError, match=r"malformed_gsm8k.jsonl: row 2: field 'answer' must end with '#### <answer>'"
+        RowError, match=r"malformed_gsm8k.jsonl: line 2: field 'answer' must end with '#### <answer>'"
     ):
         task.rows("train")
 
 
 def test_empty_prompt_and_missing_gold_are_refused():
-    with pytest.raises(RowError, match=r"empty_prompt.jsonl: row 1: field 'question' must be a non-empty"):
+    with pytest.raises(RowError, match=r"empty_prompt.jsonl: line 1: field 'question' must be a non-empty"):
         GSM8KTask(train=str(ASSETS / "empty_prompt.jsonl")).rows("train")
-    with pytest.raises(RowError, match=r"row 1: field 'missing' must be a non-empty gold answer"):
+    with pytest.raises(RowError, match=r"generic.csv: row 1 \(line 2\): field 'missing' must be a non-empty"):
         FileTask(train=str(ASSETS / "generic.csv"), question_field="prompt", gold_field="missing").rows(
             "train"
         )
-    with pytest.raises(RowError, match=r"row 1: field 'solution' must contain a \\boxed"):
+    with pytest.raises(
+        RowError, match=r"deepscaler.json: record 1 \(line 2\): field 'solution' must contain"
+    ):
         FileTask(train=str(ASSETS / "deepscaler.json"), question_field="problem", gold_field="solution",
                  gold_format="boxed").rows("train")  # fmt: skip
 
 
 def test_bad_sources_fail_clearly(monkeypatch):
     with pytest.raises(FileNotFoundError, match="no such file"):
-        load_records(str(ASSETS / "absent.jsonl"))
-    with pytest.raises(ValueError, match="unsupported file type"):
-        load_records(str(ASSETS.parent / "reward_fns.py"))
+        read_records(str(ASSETS / "absent.jsonl"))
+    with pytest.raises(DataFileError, match="unsupported file type"):
+        read_records(str(ASSETS.parent / "reward_fns.py"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("datasets.config.HF_HUB_OFFLINE", True)
-    with pytest.raises(RuntimeError, match="offline"):
-        load_records("no-such-owner/no-such-dataset@train")
+    with pytest.raises(DataFileError, match="offline"):
+        next(read_records("no-such-owner/no-such-dataset@train"))
 
 
 def test_knob_checks():
