@@ -1,8 +1,12 @@
-"""Atomic checkpoint writes: a crash or a kill mid-save leaves the previous checkpoint intact."""
+"""Atomic checkpoint writes: a crash or a kill mid-save leaves the previous checkpoint intact.
+
+Reads name the file when it is not a checkpoint (truncated, corrupt, or something else).
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +36,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.fsync(directory)
         finally:
             os.close(directory)
+
+    def load_checkpoint(self, path: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Loads `path` as Lightning does; a file torch cannot read is reported with its name."""
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"checkpoint {path}: is a folder; expected a .ckpt file")
+        try:
+            checkpoint = super().load_checkpoint(path, *args, **kwargs)
+        except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+            reason = str(error).split(". ")[0] or type(error).__name__  # torch appends a long hint
+            raise ValueError(
+                f"checkpoint {path}: cannot be read: truncated or corrupt ({reason}); expected a complete "
+                ".ckpt file written by lit-rlvr"
+            ) from error
+        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+            raise ValueError(f"checkpoint {path}: not a Lightning checkpoint (it has no state_dict)")
+        return checkpoint
 
     def write(self, checkpoint: dict[str, Any], file: IO[bytes]) -> None:
         """Serializes `checkpoint` into the open temporary file."""

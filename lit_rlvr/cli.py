@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 from typing import Any, NoReturn
 
@@ -184,5 +185,26 @@ def run(args: list[str] | None = None, *, subcommand: bool = True) -> RLVRCLI:
 
 
 def main() -> None:
-    """Entry point of the `lit-rlvr` console script and `python -m lit_rlvr`."""
-    run()
+    """Entry point of the `lit-rlvr` console script and `python -m lit_rlvr`.
+
+    A user error (a bad option value; a missing or unreadable file, model path or checkpoint; bad
+    data) ends the run with one line naming it and exit status 1; `LIT_RLVR_TRACEBACK=1` shows the
+    traceback as well. Any other exception is a bug and keeps its traceback.
+    """
+    try:
+        run()
+    except (OSError, ValueError) as error:
+        if os.environ.get("LIT_RLVR_TRACEBACK") == "1" or not _is_user_error(error):
+            raise
+        sys.exit(f"lit-rlvr: error: {str(error).replace(chr(10), ' ')}")
+
+
+def _is_user_error(error: Exception) -> bool:
+    """An `OSError`, or a `ValueError` raised by lit_rlvr's own checks (one from a library is a bug)."""
+    if isinstance(error, OSError):
+        return True
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    package = os.path.dirname(os.path.abspath(__file__))
+    return frame is not None and os.path.abspath(frame.tb_frame.f_code.co_filename).startswith(package)

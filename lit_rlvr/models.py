@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -34,7 +35,25 @@ def cache_dir() -> Path:
 
 
 def resolve(name: str) -> str:
-    """Returns a local folder (or hub id) for `name`, converting an embedded alias on first use."""
+    """Returns a local folder (or hub id) for `name`, converting an embedded alias on first use.
+
+    A name that can only be a path (absolute, starting with `.` or `~`, or with more than one `/`)
+    must be a model folder; `owner/name` is a local folder when one exists, else a hub id.
+    """
+    if name.endswith(".ckpt"):
+        raise ValueError(
+            f"model {name!r} is a Lightning checkpoint: export it to a Hugging Face folder with "
+            f"`python tools/export_hf.py {name} OUT_DIR` and pass OUT_DIR"
+        )
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1:
+        if not path.exists():
+            raise FileNotFoundError(f"model {name!r}: the path does not exist; expected a model folder")
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"model {name!r}: {path} is not a Hugging Face model folder (it has no config.json)"
+            )
+        return str(path)
     if name not in (SMOLLM2, TINY):
         return name
     target = cache_dir() / name
@@ -91,9 +110,21 @@ def _build(name: str, target: Path) -> None:
         shutil.rmtree(staging)  # another process finished first
 
 
+def _load(auto: type, name: str, **kwargs: object) -> Any:
+    """`auto.from_pretrained` on the resolved `name`; a failure to find or read it names the model."""
+    source = resolve(name)
+    try:
+        return auto.from_pretrained(source, **kwargs)
+    except OSError as error:  # transformers' "couldn't connect" and "not a valid model identifier"
+        where = "a local folder" if os.path.isdir(source) else "the Hugging Face Hub (or its local cache)"
+        raise OSError(
+            f"model {name!r}: cannot be loaded from {where}: {str(error).splitlines()[0]}"
+        ) from error
+
+
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """Loads the tokenizer of `name`, padding on the left as batched generation needs."""
-    tokenizer = AutoTokenizer.from_pretrained(resolve(name))
+    tokenizer = _load(AutoTokenizer, name)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -102,7 +133,7 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
 
 def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
     """Loads the causal LM of `name` in `dtype`."""
-    model = AutoModelForCausalLM.from_pretrained(resolve(name), dtype=dtype)
+    model = _load(AutoModelForCausalLM, name, dtype=dtype)
     for knob in ("final_logit_softcapping", "logit_scale"):
         if getattr(model.config, knob, None):
             raise ValueError(f"model {name!r}: {knob} is not supported by lit_rlvr's chunked log-probs")

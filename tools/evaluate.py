@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from tqdm import tqdm
 import lit_rlvr.tasks.countdown  # noqa: F401 - imported so that `--task` accepts its short class names
 import lit_rlvr.tasks.word_problems  # noqa: F401
 from lit_rlvr.data import ChatTemplate, collate_prompts, render_prompt
-from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
+from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer, resolve
 from lit_rlvr.rewards.pool import RewardPool
 from lit_rlvr.rollout import RolloutGenerator
 from lit_rlvr.tasks.arithmetic import ArithmeticTask
@@ -129,7 +130,12 @@ def markdown(summary: dict[str, Any], samples: int) -> str:
 
 
 def load_rows(
-    task: Task | None, data: str | None, reader: Reader, split: Split | None, limit: int | None
+    task: Task | None,
+    data: str | None,
+    reader: Reader,
+    split: Split | None,
+    limit: int | None,
+    skip_bad_rows: bool = False,
 ) -> tuple[datasets.Dataset, dict[str, Any]]:
     """The prompts to evaluate and a description of where they came from."""
     if task is not None and data is not None:
@@ -137,7 +143,7 @@ def load_rows(
     if data is not None and split is not None:
         raise ValueError("--data and --split: a data file is evaluated whole; --split applies to --task")
     if data is not None:
-        task = READERS[reader](train=data)
+        task = READERS[reader](train=data, skip_bad_rows=skip_bad_rows)
         rows = task.rows("train")  # a reader's `train` file, without a held-out fraction, is all of it
         where: dict[str, Any] = {"data": data, "reader": reader}
     else:
@@ -207,6 +213,7 @@ def evaluate(
     task: Task | None = None,
     data: str | None = None,
     reader: Reader = "gsm8k",
+    skip_bad_rows: bool = False,
     split: Split | None = None,
     limit: int | None = None,
     samples: int = 1,
@@ -231,6 +238,8 @@ def evaluate(
         data: a .jsonl, .json, .parquet or .csv file in `reader`'s format, evaluated whole (instead
             of `task`; for other field names use `--task FileTask --task.train FILE ... --split train`).
         reader: the format of `data`.
+        skip_bad_rows: skip (and log) records of `data` that cannot be read or converted instead of
+            stopping at the first; a file without one good record is still an error.
         split: the task's split (default: validation); not with `data`.
         limit: evaluate only the first prompts (None for all).
         samples: k, completions per prompt; pass@k is reported for powers of two below k and k.
@@ -256,13 +265,7 @@ def evaluate(
                 f"--temperature {temperature} with --samples {samples}: greedy decoding (temperature 0) "
                 "gives one completion per prompt; sample k > 1 at a temperature above 0 (e.g. 0.6 or 1.0)"
             )
-        if model.endswith(".ckpt"):
-            raise ValueError(
-                f"--model {model} is a Lightning checkpoint: export it to a Hugging Face folder with "
-                f"`python tools/export_hf.py {model} OUT_DIR` and pass OUT_DIR"
-            )
-        if model.startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
-            raise ValueError(f"--model {model}: no such model folder")
+        resolve(model)  # a missing folder or a .ckpt fails here, before the data is read
         generator = RolloutGenerator(
             samples_per_prompt=samples,
             max_new_tokens=max_new_tokens,
@@ -270,10 +273,12 @@ def evaluate(
             top_p=top_p,
             top_k=top_k,
         )
-        rows, source = load_rows(task, data, reader, split, limit)
+        rows, source = load_rows(task, data, reader, split, limit, skip_bad_rows)
         tokenizer = load_tokenizer(model)
         policy = load_causal_lm(model)
     except (OSError, ValueError) as error:  # a bad argument, file, row or model: one line, no traceback
+        if os.environ.get("LIT_RLVR_TRACEBACK") == "1":
+            raise
         raise SystemExit(f"evaluate.py: error: {error}") from error
     if threads:
         torch.set_num_threads(threads)
