@@ -2,7 +2,8 @@
 
 The gold's shape leads: a gold `x = 3` accepts `3`, a gold `2x + z = 1` does not accept `1`; a
 gold interval accepts the equivalent inequality (mathematically the same set; we do not follow
-math-verify's refusal); a set never equals a tuple; units must agree when both sides give one.
+math-verify's refusal); a set never equals a tuple; units must agree when both sides give one; a
+choice letter is matched in either case.
 """
 
 from __future__ import annotations
@@ -91,10 +92,20 @@ def _as_region(value: Value) -> Region | None:
     return None
 
 
+def _letter(value: Value) -> Choice | None:
+    """A bare letter `b` (a Symbol, or `e` and `i` as SymPy reads them) as a choice, else None."""
+    if isinstance(value, Scalar) and not value.unit and not value.percent:
+        name = value.value.name if isinstance(value.value, sympy.Symbol) else ""
+        name = "e" if value.value == sympy.E else "i" if value.value == sympy.I else name
+        if len(name) == 1 and name.upper() in "ABCDEFGHIJ":
+            return Choice(name.upper())
+    return None
+
+
 def equivalent(gold: Value, pred: Value) -> bool:
     """True when `pred` states the same answer as `gold`."""
-    if isinstance(gold, Choice) or isinstance(pred, Choice):
-        return gold == pred
+    if isinstance(gold, Choice) or isinstance(pred, Choice):  # `b` answers the choice (B), either case
+        return (_letter(gold) or gold) == (_letter(pred) or pred)
     if isinstance(gold, Text) or isinstance(pred, Text):
         return gold == pred
     if isinstance(gold, Scalar) and isinstance(pred, Scalar):

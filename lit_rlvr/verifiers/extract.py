@@ -2,19 +2,42 @@
 
 Order, from most to least explicit: the last `\\boxed{}`/`\\fbox{}` after any `</think>` (with
 the boxes right before it when they form one list), then an answer phrase ("the final answer
-is", "answer:"), then `####`, then the last number. A hedge ("42 or 24") yields no answer.
+is", "answer:"), then `####`, then a concluding sentence in words ("So there are twelve."), then
+the last number. Parenthesised asides ("(which is $5 more than $40)") and justifications after the
+value ("12, since ...") are cut first. A hedge ("42 or 24") yields no answer.
+
+The gold's kind only picks the reader, never the value: a choice-letter gold reads the letter a
+response picks in prose ("the answer is option B"), a text gold reads a verdict ("Yes, because
+...") or the phrase a concluding sentence ends with ("So the winner is Devon.").
 Everything here is linear-time string scanning, safe on megabyte inputs.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
+from lit_rlvr.verifiers.prose import choice_letter, drop_asides, stated_in_words, verdict
+from lit_rlvr.verifiers.words import real_set, spelled_number, yes_no
+
+Kind = Literal["value", "choice", "verdict", "text"]
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
 _PHRASE = re.compile(r"(?:answer\s*(?:\*\*)?\s*(?:is|would be|:|：)|答案是)\s*(?:\*\*)?\s*", re.IGNORECASE)
 _NUMBER = re.compile(
-    r"(?<![A-Za-z_])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?"
+    r"(?<![A-Za-z_])-?(?:\d{1,3}(?:(?:,(?:\\!)?|\{,\}|\\,|[\u00a0\u2009\u202f])\d{3})+|\d+)(?:\.\d+)?"
+    r"(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?"
 )
+# What ends a stated answer: a sentence end, or a justification ("12, since ...", "12 as each ...").
+_AFTER_VALUE = re.compile(
+    r"\.\s|\.$|,?\s(?:I hope|because|since|which|as|given|where|due to)\b|,\s(?!and\b|or\b)(?=[a-z]{2,}\b)"
+)
+# Justifications that end the answer part of a sentence found by its last number.
+_JUSTIFICATION = re.compile(r",?\s(?:because|since|given that|due to)\b|,\s(?:which|as)\b")
+_APPROXIMATELY = re.compile(
+    r"[\d}$)\]]\s*,?\s*\(?\s*(?:or\s+)?(?:≈|\\approx|~|approximately|approx\.|about|roughly|nearly)\s*\$?\s*$",
+    re.IGNORECASE,
+)
+_SENTENCE_START = re.compile(r"[.!?]\s|\n")
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
 _HEDGE = re.compile(r"\d\s*\$?\s*(?:,?\s*or|\\text\{\s*or\s*\})\s*\$?\s*-?\$?\s*$")
 _JOIN = re.compile(r"^[\s$.,;]*(?:,|and|\\text\{\s*and\s*\}|&|;|\\quad|\\qquad)?[\s$.,;]*$")
@@ -105,29 +128,57 @@ def _after_phrase(text: str) -> str | None:
     if math:
         return next(group for group in math.groups() if group is not None)
     line = rest.split("\n", 1)[0]
-    line = re.split(r"\.\s|\.$|\s(?:I hope|because|since|which)\b", line, maxsplit=1)[0]
-    return line.strip(" *.") or None
+    line = _AFTER_VALUE.split(line, maxsplit=1)[0]
+    return line.strip(" *.,;:") or None
 
 
 def _last_number(text: str) -> str | None:
-    """The last number, or the right-hand side of the last math span it sits in."""
+    """The last number, or the right-hand side of the last math span it sits in.
+
+    In the sentence of that number, a justification after an earlier number ends the answer
+    ("12 ways, since we pick 2 of the 4"), and an approximation after a value joins it
+    ("1/3, or about 0.333" reads as `1/3 \\approx 0.333`, which `parse.py` checks).
+    """
     numbers = list(_NUMBER.finditer(text))
     if not numbers:
         return None
     number = numbers[-1]
+    starts = list(_SENTENCE_START.finditer(text, max(0, number.start() - 2000), number.start()))
+    sentence_start = starts[-1].end() if starts else max(0, number.start() - 2000)
+    for justification in _JUSTIFICATION.finditer(text, sentence_start, number.start()):
+        earlier = [n for n in numbers if sentence_start <= n.start() < justification.start()]
+        if earlier:
+            text, number = text[: justification.start()], earlier[-1]
+            break
     if _HEDGE.search(text[max(0, number.start() - 40) : number.start()]):
         return None
     for math in _MATH.finditer(text[max(0, number.start() - 2000) :]):
         start = math.start() + max(0, number.start() - 2000)
         if start <= number.start() < start + len(math.group()):
             content = next(group for group in math.groups() if group is not None)
-            # `x = 1/3 \approx 0.33` answers 1/3; `x \approx 11` answers 11.
-            parts = re.split(r"\\approx", content.rsplit("=", 1)[-1])
-            return (parts[0] if "=" in content else parts[-1]).strip()
+            return content.rsplit("=", 1)[-1].strip() if "\\approx" not in content else content.strip()
+    approximately = _APPROXIMATELY.search(text, max(0, number.start() - 40), number.start())
+    if approximately:
+        exact = _last_number(text[: approximately.start() + 1])
+        if exact is not None:
+            return f"{exact} \\approx {number.group()}"
     return number.group()
 
 
-def extract_answer(response: str) -> str | None:
+def answer_kind(gold: str) -> Kind:
+    """Whether a gold answer is a choice letter, a yes or no, other short text, or a value."""
+    text = re.sub(r"\\(?:text|textbf|mathrm)\s*\{([^{}]*)\}", r"\1", gold.strip().strip("$")).strip(" .")
+    if re.fullmatch(r"\(?[A-J]\)?|\([a-j]\)", text):
+        return "choice"
+    if yes_no(text):
+        return "verdict"
+    if re.fullmatch(r"[A-Za-z][A-Za-z' \-]*", text) and re.search(r"[A-Za-z]{3,}", text):
+        if spelled_number(text) is None and real_set(text) is None:
+            return "text"
+    return "value"
+
+
+def extract_answer(response: str, kind: Kind = "value") -> str | None:
     """The final answer of a model response as a string, or None when it gives none."""
     final = final_segment(response)
     if final is None:
@@ -138,12 +189,23 @@ def extract_answer(response: str) -> str | None:
         return None
     if boxed is not None:
         return boxed
-    tail = final[-_SEARCH_CHARS:]
+    tail = drop_asides(final[-_SEARCH_CHARS:])
+    if kind == "choice":
+        letter = choice_letter(tail)
+        if letter is not None:
+            return letter
     phrase = _after_phrase(tail)
     if phrase is not None:
         return phrase
+    if kind == "verdict":
+        said = verdict(tail)
+        if said is not None:
+            return said
     if "####" in tail:
         return tail.rsplit("####", 1)[1].strip().split("\n", 1)[0].strip() or None
+    stated = stated_in_words(tail, text_answer=kind != "value")
+    if stated is not None:
+        return stated
     return _last_number(tail)
 
 

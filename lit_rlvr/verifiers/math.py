@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Literal, NamedTuple
 
 from lit_rlvr.rewards.pool import RewardPool
-from lit_rlvr.verifiers.extract import extract_answer, gold_answer
+from lit_rlvr.verifiers.extract import answer_kind, extract_answer, gold_answer
 from lit_rlvr.verifiers.normalize import clean
 
 TIMEOUT_S = 4.0  # leaves a second of the 5 s budget for starting a fresh worker after a kill
@@ -101,10 +101,10 @@ _WORKER = _Worker()
 
 def verify(response: str, gold: str) -> Verdict:
     """Judges `response` against `gold`, returning within about `TIMEOUT_S` seconds on any input."""
-    answer = extract_answer(response)
+    expected = gold_answer(gold)
+    answer = extract_answer(response, answer_kind(expected))
     if answer is None:
         return Verdict(False, "no_answer")
-    expected = gold_answer(gold)
     plain_answer, plain_expected = answer.strip().replace(",", ""), expected.strip().replace(",", "")
     if _PLAIN_NUMBER.fullmatch(plain_answer) and _PLAIN_NUMBER.fullmatch(plain_expected):
         if "." not in plain_expected or "." not in plain_answer:  # else precision rules apply

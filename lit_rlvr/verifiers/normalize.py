@@ -8,6 +8,7 @@ for the parser.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 _DROP = re.compile(
     r"\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg"
@@ -40,8 +41,14 @@ _RENAME = [
     (re.compile(r"\\(?:vert|mid)(?![a-zA-Z])"), "|"),
     (re.compile(r"\\[lr]vert(?![a-zA-Z])"), "|"),
 ]
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:,|\s?\{,\s?\}|\\,| )\d{3})+)(?![\d])")
-_GROUP_SEPARATOR = re.compile(r",|\s?\{,\s?\}|\\,| ")
+# Thousands separators: `1,234`, MATH's `1{,}234` and `1,\!234`, LaTeX spaces, plain and thin spaces.
+_SEPARATOR = r"(?:,(?:\\!)?|\s?\{,\s?\}(?:\\!)?|\\[,;! ]|[ \u00a0\u2009\u202f])"
+_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:" + _SEPARATOR + r"\d{3})+)(?![\d])")
+_GROUP_SEPARATOR = re.compile(_SEPARATOR)
+# Repeating decimals: `0.1\overline{6}`, `0.\dot{3}`, and `0.333\ldots` when the digits do repeat.
+# Digit runs are capped so that a pathological literal costs nothing here (guards.py refuses it later).
+_REPEATING = re.compile(r"(?<![\d.])(\d{0,40})\.(\d{0,40})\\(?:overline|bar|dot)\s*(?:\{(\d{1,40})\}|(\d))")
+_ELLIPSIS = re.compile(r"(?<![\d.])(\d{0,40})\.(\d{1,40})\s*(?:\\[lc]?dots(?![a-zA-Z])|\.\.\.|…)")
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w.])")
 # `7\frac{3}{4}` in an answer is the mixed number 7 + 3/4, never 7 times 3/4.
 _MIXED = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
@@ -49,6 +56,30 @@ _MIXED = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
 
 def _join_thousands(match: re.Match[str]) -> str:
     return match.group(1) + _GROUP_SEPARATOR.sub("", match.group(2))
+
+
+def _repeating_fraction(whole: str, fixed: str, period: str) -> str:
+    """`whole.fixed(period)(period)...` as an exact `\\frac{p}{q}`."""
+    value = Fraction(int(whole or 0)) + Fraction(
+        int(fixed + period) - int(fixed or 0), 10 ** len(fixed) * (10 ** len(period) - 1)
+    )
+    return f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _overline(match: re.Match[str]) -> str:
+    return _repeating_fraction(match.group(1), match.group(2), match.group(3) or match.group(4))
+
+
+def _ellipsis(match: re.Match[str]) -> str:
+    """The repeating decimal `0.333...` stands for; kept as written when its digits do not repeat."""
+    digits = match.group(2)
+    for start in range(len(digits)):
+        for width in range(1, (len(digits) - start) // 2 + 1):
+            period, tail = digits[start : start + width], digits[start:]
+            repeats = len(tail) // width
+            if repeats >= (3 if width == 1 else 2) and (period * (repeats + 1)).startswith(tail):
+                return _repeating_fraction(match.group(1), digits[:start], period)
+    return match.group()
 
 
 def strip_delimiters(text: str) -> str:
@@ -65,6 +96,8 @@ def clean(text: str) -> str:
     text = strip_delimiters(text)
     text = text.replace("\\{", "\\lbrace ").replace("\\}", " \\rbrace ")
     text = _THOUSANDS.sub(_join_thousands, text)
+    text = _REPEATING.sub(_overline, text)
+    text = _ELLIPSIS.sub(_ellipsis, text)
     text = _SCIENTIFIC.sub(r"\1 \\times 10^{\2}", text)
     text = _DROP.sub("", text)
     text = _SPACES.sub(" ", text)

@@ -16,8 +16,23 @@ from lit_rlvr.verifiers.latex import ParseError, parse_expression
 from lit_rlvr.verifiers.normalize import clean
 from lit_rlvr.verifiers.units import split_units
 from lit_rlvr.verifiers.values import Choice, Items, Region, Relation, Scalar, Text, Value
+from lit_rlvr.verifiers.words import REALS, real_set, spelled_number, yes_no
 
-_CHOICE = re.compile(r"^(?:\(([A-J])\)|([A-J])(?:[.:)]|$))(?:\s.*)?$", re.DOTALL)
+# A choice letter: `(B)`, `B.`, `b)`, `option B`, optionally followed by the option's text.
+_CHOICE = re.compile(
+    r"^(?:(?:option|choice)\s*)?(?:\(([A-Ja-j])\)|([A-J])(?:[.:)]|$)|([a-j])[:)])(?:\s.*)?$",
+    re.DOTALL | re.IGNORECASE,
+)
+_OPTION = re.compile(r"^(?:option|choice)\s*([A-Ja-j])$", re.IGNORECASE)
+# A name written before an answer's value: `AB`, `f(2)`, `P(A)`, `\angle ABC`, `\overline{BC}`, `a_{10}`.
+_LABEL = (
+    r"(?:m\s*)?\\angle\s*[A-Z]{1,3}|\\overline\s*\{[A-Z]{2}\}|[A-Z]{2,3}(?![\w(])"
+    r"|[A-Za-z](?:_\{?\w+\}?)?\s*\(\s*[\w.-]+(?:\s*,\s*[\w.-]+)*\s*\)"
+)
+_NAMED = re.compile(r"^(" + _LABEL + r")\s*=\s*(?!=)")
+_VARIABLE = r"(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?"
+_MEMBER = re.compile(r"^" + _VARIABLE + r"\s*\\in(?![a-zA-Z])\s*")
+_TUPLE_NAME = re.compile(r"^\(\s*" + _VARIABLE + r"(?:\s*,\s*" + _VARIABLE + r")+\s*\)\s*=\s*(?=[(\[])")
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _RELATIONS = ("<=", ">=", "!=", "\\approx", "=", "<", ">")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' .\-]*")
@@ -140,19 +155,42 @@ def _region(text: str) -> Region:
     raise ParseError(f"not a region: {text}")
 
 
+def _approximated(text: str, found: list[tuple[int, str]]) -> Value:
+    """`1/3 \\approx 0.333` or `x = 1/3 \\approx 0.33` is the exact part, when the decimal agrees with it.
+
+    `x \\approx 11` states x = 11; an approximation that disagrees (`1/3 \\approx 0.5`) is two answers.
+    """
+    cut = next(index for index, separator in found if separator == "\\approx")
+    last = max(index for index, separator in found if separator == "\\approx")
+    exact_text, approximation = text[:cut].strip(), _scalar(text[last + len("\\approx") :])
+    if not exact_text:
+        raise ParseError("only an approximation")
+    exact = parse(exact_text)
+    if isinstance(exact, Scalar) and isinstance(exact.value, sympy.Symbol):
+        return Relation("=", exact.value, approximation.value)
+    value = exact.rhs if isinstance(exact, Relation) and exact.operator == "=" else exact
+    if isinstance(value, Scalar):
+        value = value.value
+    if not isinstance(value, sympy.Expr) or value.free_symbols or isinstance(value, sympy.MatrixBase):
+        raise ParseError("approximation of an expression")
+    unit = sympy.Rational(1, 10 ** (approximation.decimals or 0))
+    difference = sympy.N(value - approximation.value, 30)
+    if not (difference.is_real and abs(difference) <= unit):
+        raise Hedge(text)
+    return exact
+
+
 def _relation(text: str, found: list[tuple[int, str]]) -> Value:
-    if any(separator == "\\approx" for _, separator in found):  # `x = 1/3 \approx 0.33`: keep the exact part
-        cut = next(index for index, separator in found if separator == "\\approx")
-        if any(separator == "=" for index, separator in found if index < cut):
-            return parse(text[:cut])
-        text = text.replace("\\approx", "=")
-        found = _top_level(text, _RELATIONS)
+    if any(separator == "\\approx" for _, separator in found):
+        return _approximated(text, found)
     bounds = [0, *(index for index, _ in found), len(text)]
     widths = [0, *(len(separator) for _, separator in found)]
     sides = [text[bounds[i] + widths[i] : bounds[i + 1]] for i in range(len(found) + 1)]
     operators = [separator for _, separator in found]
     if all(operator == "=" for operator in operators):  # a chain `x = 2+3 = 5` states x = 5
-        return Relation("=", _scalar(sides[0]).value, _scalar(sides[-1]).value)
+        label = _NAMED.match(text)
+        lhs = sympy.Symbol(re.sub(r"\s+", "", label.group(1))) if label else _scalar(sides[0]).value
+        return Relation("=", lhs, _scalar(sides[-1]).value)
     if len(operators) == 1:
         return Relation(operators[0], _scalar(sides[0]).value, _scalar(sides[1]).value)
     if len(operators) == 2 and all(operator in ("<", "<=") for operator in operators):
@@ -192,9 +230,15 @@ def parse(text: str) -> Value:
     text = text.strip().rstrip(".").strip()
     if not text:
         raise ParseError("empty answer")
-    choice = _CHOICE.match(text)
+    choice = _CHOICE.match(text) or _OPTION.match(text)
     if choice:
-        return Choice(choice.group(1) or choice.group(2))
+        return Choice(next(letter for letter in choice.groups() if letter).upper())
+    verdict = yes_no(text)
+    if verdict is not None:
+        return Text(verdict)
+    number = spelled_number(text) if _WORDS.fullmatch(text) else None
+    if number is not None:  # before " and " splits "one hundred and five"
+        return parse(number)
     alternatives = _split(text, " or ")
     if len(alternatives) > 1:
         roots = _roots(alternatives)
@@ -206,8 +250,9 @@ def parse(text: str) -> Value:
         return Region(sympy.Union(*(region.value for region in regions)))
     if len(_split(text, " and ")) > 1:
         text = ",".join(_split(text, " and "))
-    if text.startswith(tuple(f"{letter} \\in" for letter in "abcdefghijklmnopqrstuvwxyz")):
-        text = text.split("\\in", 1)[1].strip()
+    label = _MEMBER.match(text) or _TUPLE_NAME.match(text)  # `x \in [2, 5)`, `(a, b) = (1, 2)`
+    if label:
+        text = text[label.end() :].strip()
     unions = _split(text, "\\cup")
     if len(unions) > 1:
         return Region(sympy.Union(*(_region(part.strip()).value for part in unions)))
@@ -231,13 +276,21 @@ def parse(text: str) -> Value:
     if found:
         return _relation(text, found)
     if _WORDS.fullmatch(text) and any(word not in _MATH_WORDS for word in _WORD.findall(text)):
-        return Text(re.sub(r"[^a-z0-9]", "", text.lower()))
+        return _worded(text)
     try:
         return _scalar(text)
     except ParseError:
         if _WORDS.fullmatch(text):
-            return Text(re.sub(r"[^a-z0-9]", "", text.lower()))
+            return _worded(text)
         raise
+
+
+def _worded(text: str) -> Value:
+    """An answer in words: all reals or no solution, else short text (numbers are read in `parse`)."""
+    named = real_set(text)
+    if named is not None:
+        return Region(sympy.Reals if named == REALS else sympy.EmptySet)
+    return Text(re.sub(r"[^a-z0-9]", "", text.lower()))
 
 
 def _roots(alternatives: list[str]) -> tuple[Scalar, ...] | None:

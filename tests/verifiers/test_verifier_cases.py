@@ -6,13 +6,14 @@ import cases_extraction
 import cases_forms
 import cases_numbers
 import cases_structures
+import cases_written
 import pytest
 
 from lit_rlvr.verifiers.math import score, verify
 
 TABLE = [
     pytest.param(gold, response, expected, id=f"{module.__name__[6:]}-{index}")
-    for module in (cases_numbers, cases_structures, cases_forms, cases_extraction)
+    for module in (cases_numbers, cases_structures, cases_forms, cases_extraction, cases_written)
     for index, (gold, response, expected) in enumerate(module.CASES)
 ]
 

@@ -1,0 +1,116 @@
+"""Final answers stated in prose rather than a box: the last sentence, a choice letter, a verdict.
+
+Used by `extract.py` after boxes and answer phrases. Each reader is strict on purpose: it returns
+None unless one answer is stated in a conclusion ("So there are twelve."), so a word or letter
+that merely occurs in the text ("There are three cases.", "A good way to see it") never counts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lit_rlvr.verifiers.words import number_phrases, real_set, yes_no
+
+_MATH = re.compile(r"\$\$.+?\$\$|\$.+?\$|\\\[.+?\\\]|\\\(.+?\\\)", re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# An aside in parentheses that contains a word ("(which is $5 more than $40)", "(mod 7)", "(about
+# 0.33)"): it comments on the answer before it, so its numbers are not the answer.
+_ASIDE = re.compile(r"\s\(((?:[^()$]|\$[^$()]*\$)*)\)")
+_ESCAPED_DOLLAR = "\\$"
+_MASK = "\x00"  # stands for `\$` (a dollar sign, not math) while math spans are found
+_PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_CONCLUSION = re.compile(
+    r"^[\s*]*(?:and\s+)?(?:so|thus|therefore|hence|consequently|finally|overall|altogether|in\s+total"
+    r"|in\s+conclusion|in\s+summary|this\s+means|we\s+conclude|the\s+(?:final\s+|correct\s+)?answer)\b",
+    re.IGNORECASE,
+)
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals|be|has|have)\s+|:\s*", re.IGNORECASE)
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_PREDICATE = re.compile(r"[A-Za-z][A-Za-z' \-]*")
+_MAX_PREDICATE_WORDS = 6
+# "one" is a pronoun after a determiner or before "of": "the one on the left", "one of them".
+_PRONOUN_ONE = re.compile(
+    r"\b(?:the|this|that|each|every|any|no|which|another)\s+one\b|\bone\s+(?:of|another|by)\b"
+)
+# Choice letters: `(b)` in either case, a capital `B` as a word, a small `b` only before punctuation
+# (a lone "a" is an article). Keywords match in either case, letters never fold.
+_LETTER = r"(?:\(([A-Ja-j])\)|\b([A-J])\b(?![.,]\w)|\b([a-j])(?=\s*(?:[.,;:!?]|$)))"
+_STRONG_CHOICE = re.compile(
+    r"(?i:answer|option|choice)\s*(?i:is|would\s+be|:|=)\s*(?:\*\*)?\s*(?i:option\s*|choice\s*)?" + _LETTER
+    + r"|(?i:option\s*|choice\s*)?" + _LETTER + r"\s+(?i:is\s+(?:the\s+)?(?:correct|right))\b"
+)  # fmt: skip
+_LEADING_CHOICE = re.compile(
+    r"^[\s*]*(?i:(?:option|choice)\s*)?(?:\(([A-Ja-j])\)|([A-J])[*\s]*(?:[.:)](?:\s|$)|$))"
+)
+_CHOICE_HEDGE = re.compile(r"[)*]*\s*(?:,?\s*or|and)\s+(?:option\s*)?\(?[A-Ja-j]\b", re.IGNORECASE)
+_CONNECTIVE = re.compile(r"^[\s*]*(?:(?:so|thus|therefore|hence|and|then|well)\s*,?\s*)?", re.IGNORECASE)
+
+
+def drop_asides(text: str) -> str:
+    """`text` without parenthesised asides that contain words, outside math spans."""
+    text = text.replace(_ESCAPED_DOLLAR, _MASK)
+    spans = [match.span() for match in _MATH.finditer(text)]
+
+    def keep_math(match: re.Match[str]) -> str:
+        inside = any(start <= match.start() < end for start, end in spans)
+        words = _PROSE_WORD.search(_MATH.sub(" ", match.group(1)))
+        return match.group() if inside or not words else ""
+
+    return _ASIDE.sub(keep_math, text).replace(_MASK, _ESCAPED_DOLLAR)
+
+
+def sentences(text: str) -> list[str]:
+    """Non-empty sentences of `text`, in order."""
+    return [sentence.strip() for sentence in _SENTENCE_END.split(text) if sentence.strip()]
+
+
+def stated_in_words(text: str, *, text_answer: bool) -> str | None:
+    """The answer a concluding last sentence states in words: a spelled number, a set of reals, or
+    (when `text_answer`) the short phrase after its last verb ("So the winner is Devon.")."""
+    parts = sentences(text)
+    if not parts:
+        return None
+    last = parts[-1]
+    if re.search(r"\d|\$|\\[(\[]", last) or not _CONCLUSION.match(last):
+        return None
+    numbers = number_phrases(_PRONOUN_ONE.sub(" ", last.lower()))
+    if len(numbers) > 1:
+        return None
+    if numbers:
+        return numbers[0]
+    copulas = list(_COPULA.finditer(last))
+    if not copulas:
+        return None
+    predicate = _ARTICLE.sub("", last[copulas[-1].end() :].strip(" *.!"))
+    if not _PREDICATE.fullmatch(predicate) or len(predicate.split()) > _MAX_PREDICATE_WORDS:
+        return None
+    if real_set(predicate) is not None or text_answer:
+        return predicate
+    return None
+
+
+def choice_letter(text: str) -> str | None:
+    """The letter a response picks ("the answer is option B", "D is correct", "(c) because ...")."""
+    strong = list(_STRONG_CHOICE.finditer(text))
+    if strong:
+        match = strong[-1]
+        if _CHOICE_HEDGE.match(text, match.end()):
+            return None
+        return next(letter for letter in match.groups() if letter).upper()
+    parts = sentences(text)
+    for sentence in (parts[-1], parts[0]) if parts else ():  # "(c) because ..." or "... So: C."
+        match = _LEADING_CHOICE.match(sentence)
+        if match:
+            if _CHOICE_HEDGE.match(sentence, match.end()):
+                return None
+            return next(letter for letter in match.groups() if letter).upper()
+    return None
+
+
+def verdict(text: str) -> str | None:
+    """The "yes" or "no" of the last sentence that opens with it ("So, no, it is not possible.")."""
+    for sentence in reversed(sentences(text)):
+        answer = yes_no(sentence[_CONNECTIVE.match(sentence).end() :])
+        if answer is not None:
+            return answer
+    return None
