@@ -7,11 +7,24 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+def check_checkpoint(path: str) -> None:
+    """Refuses a checkpoint file that is not a whole `torch.save` archive, naming it.
+
+    `torch.save` writes a zip archive whose directory sits at the end, so a truncated file has none.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"checkpoint {path}: cannot be read: truncated or corrupt (not a complete torch.save archive); "
+            "expected a complete .ckpt file written by lit-rlvr"
+        )
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

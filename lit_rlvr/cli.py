@@ -17,7 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lit_rlvr import objectives, strategy
 from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
-from lit_rlvr.checkpoint_io import AtomicCheckpointIO
+from lit_rlvr.checkpoint_io import AtomicCheckpointIO, check_checkpoint
 from lit_rlvr.data import PromptDataModule
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
@@ -71,6 +71,13 @@ class RLVRCLI(LightningCLI):
             "`--ckpt_path last` resumes from it",
         )
         parser.set_defaults({"model.objective": {"class_path": f"{GRPO.__module__}.{GRPO.__name__}"}})
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and os.path.isfile(ckpt_path):  # Lightning reads it next, with torch's message only
+            check_checkpoint(ckpt_path)
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config)
