@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from lit_rlvr.verifiers.prose import choice_letter, drop_asides, stated_in_words, verdict
+from lit_rlvr.verifiers.prose import choice_letter, concludes, drop_asides, stated_in_words, verdict
 from lit_rlvr.verifiers.words import real_set, spelled_number, yes_no
 
 Kind = Literal["value", "choice", "verdict", "text"]
@@ -29,7 +29,8 @@ _NUMBER = re.compile(
 )
 # What ends a stated answer: a sentence end, or a justification ("12, since ...", "12 as each ...").
 _AFTER_VALUE = re.compile(
-    r"\.\s|\.$|,?\s(?:I hope|because|since|which|as|given|where|due to)\b|,\s(?!and\b|or\b)(?=[a-z]{2,}\b)"
+    r"(?<!\.)\.\s|(?<!\.)\.$|,?\s(?:I hope|because|since|which|as|given|where|due to)\b"
+    r"|,\s(?!and\b|or\b)(?=[a-z]{2,}\b)"
 )
 # Justifications that end the answer part of a sentence found by its last number.
 _JUSTIFICATION = re.compile(r",?\s(?:because|since|given that|due to)\b|,\s(?:which|as)\b")
@@ -129,14 +130,15 @@ def _after_phrase(text: str) -> str | None:
         return next(group for group in math.groups() if group is not None)
     line = rest.split("\n", 1)[0]
     line = _AFTER_VALUE.split(line, maxsplit=1)[0]
-    return line.strip(" *.,;:") or None
+    ellipsis = "..." if line.rstrip(" *").endswith("...") else ""  # `0.666...` repeats
+    return line.strip(" *.,;:") + ellipsis or None
 
 
 def _last_number(text: str) -> str | None:
     """The last number, or the right-hand side of the last math span it sits in.
 
-    In the sentence of that number, a justification after an earlier number ends the answer
-    ("12 ways, since we pick 2 of the 4"), and an approximation after a value joins it
+    In a concluding sentence, a justification after an earlier number ends the answer ("So there
+    are 12 ways, since we pick 2 of the 4"), and an approximation after a value joins it
     ("1/3, or about 0.333" reads as `1/3 \\approx 0.333`, which `parse.py` checks).
     """
     numbers = list(_NUMBER.finditer(text))
@@ -145,7 +147,8 @@ def _last_number(text: str) -> str | None:
     number = numbers[-1]
     starts = list(_SENTENCE_START.finditer(text, max(0, number.start() - 2000), number.start()))
     sentence_start = starts[-1].end() if starts else max(0, number.start() - 2000)
-    for justification in _JUSTIFICATION.finditer(text, sentence_start, number.start()):
+    concluding = concludes(text[sentence_start : number.start()])
+    for justification in _JUSTIFICATION.finditer(text, sentence_start, number.start() if concluding else 0):
         earlier = [n for n in numbers if sentence_start <= n.start() < justification.start()]
         if earlier:
             text, number = text[: justification.start()], earlier[-1]

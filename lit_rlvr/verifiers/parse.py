@@ -24,10 +24,11 @@ _CHOICE = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _OPTION = re.compile(r"^(?:option|choice)\s*([A-Ja-j])$", re.IGNORECASE)
-# A name written before an answer's value: `AB`, `f(2)`, `P(A)`, `\angle ABC`, `\overline{BC}`, `a_{10}`.
+# A name written before an answer's value: `AB`, `|AB|`, `\angle ABC`, `\overline{BC}`, `f(2)`, `P(A)`,
+# `f^{-1}(x)`; a single letter (`x`, `a_{10}`) is already a symbol.
 _LABEL = (
-    r"(?:m\s*)?\\angle\s*[A-Z]{1,3}|\\overline\s*\{[A-Z]{2}\}|[A-Z]{2,3}(?![\w(])"
-    r"|[A-Za-z](?:_\{?\w+\}?)?\s*\(\s*[\w.-]+(?:\s*,\s*[\w.-]+)*\s*\)"
+    r"(?:m\s*)?\\angle\s*[A-Z]{1,3}|\\overline\s*\{[A-Z]{2}\}|[A-Z]{2,3}(?![\w(])|\|[A-Z]{2}\|"
+    r"|[A-Za-z](?:_\{?\w+\}?)?(?:\^\{?-1\}?|')?\s*\(\s*[\w.-]+(?:\s*,\s*[\w.-]+)*\s*\)"
 )
 _NAMED = re.compile(r"^(" + _LABEL + r")\s*=\s*(?!=)")
 _VARIABLE = r"(?:[A-Za-z]|\\[a-z]+)(?:_\{?\w+\}?)?"
@@ -174,8 +175,10 @@ def _approximated(text: str, found: list[tuple[int, str]]) -> Value:
     if not isinstance(value, sympy.Expr) or value.free_symbols or isinstance(value, sympy.MatrixBase):
         raise ParseError("approximation of an expression")
     unit = sympy.Rational(1, 10 ** (approximation.decimals or 0))
-    difference = sympy.N(value - approximation.value, 30)
-    if not (difference.is_real and abs(difference) <= unit):
+    difference = sympy.N(value - approximation.value, 30)  # rounded (within half a unit) or truncated
+    if not difference.is_real or not (
+        abs(difference) <= unit / 2 or 0 <= difference * sympy.sign(approximation.value) < unit
+    ):
         raise Hedge(text)
     return exact
 

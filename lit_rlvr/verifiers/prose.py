@@ -16,6 +16,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 # An aside in parentheses that contains a word ("(which is $5 more than $40)", "(mod 7)", "(about
 # 0.33)"): it comments on the answer before it, so its numbers are not the answer.
 _ASIDE = re.compile(r"\s\(((?:[^()$]|\$[^$()]*\$)*)\)")
+# "5 (or 7 if the ends count)" offers a second answer: it stays, unbracketed, to read as a hedge.
+_ALTERNATIVE = re.compile(r"\s*or\s+(?!about|approximately|approx|roughly|nearly|≈|\\approx)", re.IGNORECASE)
 _ESCAPED_DOLLAR = "\\$"
 _MASK = "\x00"  # stands for `\$` (a dollar sign, not math) while math spans are found
 _PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
@@ -54,9 +56,16 @@ def drop_asides(text: str) -> str:
     def keep_math(match: re.Match[str]) -> str:
         inside = any(start <= match.start() < end for start, end in spans)
         words = _PROSE_WORD.search(_MATH.sub(" ", match.group(1)))
-        return match.group() if inside or not words else ""
+        if inside or not words:
+            return match.group()
+        return " " + match.group(1) if _ALTERNATIVE.match(match.group(1)) else ""
 
     return _ASIDE.sub(keep_math, text).replace(_MASK, _ESCAPED_DOLLAR)
+
+
+def concludes(sentence: str) -> bool:
+    """Whether a sentence opens as a conclusion ("So", "Therefore", "In total", "The answer")."""
+    return _CONCLUSION.match(sentence) is not None
 
 
 def sentences(text: str) -> list[str]:
@@ -71,7 +80,7 @@ def stated_in_words(text: str, *, text_answer: bool) -> str | None:
     if not parts:
         return None
     last = parts[-1]
-    if re.search(r"\d|\$|\\[(\[]", last) or not _CONCLUSION.match(last):
+    if re.search(r"\d|\$|\\[(\[]", last) or not concludes(last):
         return None
     numbers = number_phrases(_PRONOUN_ONE.sub(" ", last.lower()))
     if len(numbers) > 1:
@@ -97,19 +106,21 @@ def choice_letter(text: str) -> str | None:
         if _CHOICE_HEDGE.match(text, match.end()):
             return None
         return next(letter for letter in match.groups() if letter).upper()
-    parts = sentences(text)
-    for sentence in (parts[-1], parts[0]) if parts else ():  # "(c) because ..." or "... So: C."
+    # A sentence led by a letter ("(c) because ...", "C. The function ..."), when all such sentences
+    # name one letter: several ("Option A: ... Option B: ...") are a list of the options.
+    letters = set()
+    for sentence in sentences(text):
         match = _LEADING_CHOICE.match(sentence)
-        if match:
-            if _CHOICE_HEDGE.match(sentence, match.end()):
-                return None
-            return next(letter for letter in match.groups() if letter).upper()
-    return None
+        if match is not None:
+            hedged = _CHOICE_HEDGE.match(sentence, match.end())
+            letters.add("" if hedged else next(letter for letter in match.groups() if letter).upper())
+    return letters.pop() or None if len(letters) == 1 else None
 
 
 def verdict(text: str) -> str | None:
-    """The "yes" or "no" of the last sentence that opens with it ("So, no, it is not possible.")."""
-    for sentence in reversed(sentences(text)):
+    """The "yes" or "no" that opens the last sentence ("So, no, it is not possible."), else the first."""
+    parts = sentences(text)
+    for sentence in (parts[-1], parts[0]) if parts else ():
         answer = yes_no(sentence[_CONNECTIVE.match(sentence).end() :])
         if answer is not None:
             return answer
