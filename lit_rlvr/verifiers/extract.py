@@ -134,7 +134,7 @@ def _after_phrase(text: str) -> str | None:
     return line.strip(" *.,;:") + ellipsis or None
 
 
-def _last_number(text: str) -> str | None:
+def _last_number(text: str, *, join_approximation: bool = True) -> str | None:
     """The last number, or the right-hand side of the last math span it sits in.
 
     In a concluding sentence, a justification after an earlier number ends the answer ("So there
@@ -148,8 +148,9 @@ def _last_number(text: str) -> str | None:
     starts = list(_SENTENCE_START.finditer(text, max(0, number.start() - 2000), number.start()))
     sentence_start = starts[-1].end() if starts else max(0, number.start() - 2000)
     concluding = concludes(text[sentence_start : number.start()])
+    in_sentence = [n for n in numbers[-200:] if n.start() >= sentence_start]
     for justification in _JUSTIFICATION.finditer(text, sentence_start, number.start() if concluding else 0):
-        earlier = [n for n in numbers if sentence_start <= n.start() < justification.start()]
+        earlier = [n for n in in_sentence if n.start() < justification.start()]
         if earlier:
             text, number = text[: justification.start()], earlier[-1]
             break
@@ -161,8 +162,8 @@ def _last_number(text: str) -> str | None:
             content = next(group for group in math.groups() if group is not None)
             return content.rsplit("=", 1)[-1].strip() if "\\approx" not in content else content.strip()
     approximately = _APPROXIMATELY.search(text, max(0, number.start() - 40), number.start())
-    if approximately:
-        exact = _last_number(text[: approximately.start() + 1])
+    if approximately and join_approximation:
+        exact = _last_number(text[: approximately.start() + 1], join_approximation=False)
         if exact is not None:
             return f"{exact} \\approx {number.group()}"
     return number.group()

@@ -7,6 +7,7 @@ that merely occurs in the text ("There are three cases.", "A good way to see it"
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from lit_rlvr.verifiers.words import number_phrases, real_set, yes_no
@@ -52,9 +53,11 @@ def drop_asides(text: str) -> str:
     """`text` without parenthesised asides that contain words, outside math spans."""
     text = text.replace(_ESCAPED_DOLLAR, _MASK)
     spans = [match.span() for match in _MATH.finditer(text)]
+    starts = [start for start, _ in spans]
 
     def keep_math(match: re.Match[str]) -> str:
-        inside = any(start <= match.start() < end for start, end in spans)
+        index = bisect.bisect_right(starts, match.start()) - 1
+        inside = index >= 0 and match.start() < spans[index][1]
         words = _PROSE_WORD.search(_MATH.sub(" ", match.group(1)))
         if inside or not words:
             return match.group()
