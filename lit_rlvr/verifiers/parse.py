@@ -19,11 +19,11 @@ from lit_rlvr.verifiers.values import Choice, Items, Region, Relation, Scalar, T
 from lit_rlvr.verifiers.words import REALS, real_set, spelled_number, yes_no
 
 # A choice letter: `(B)`, `B.`, `b)`, `option B`, optionally followed by the option's text.
+# A bare small letter stays a symbol (`e`, `b`); `equivalence.py` matches it against a choice gold.
 _CHOICE = re.compile(
-    r"^(?:(?:option|choice)\s*)?(?:\(([A-Ja-j])\)|([A-J])(?:[.:)]|$)|([a-j])[:)])(?:\s.*)?$",
-    re.DOTALL | re.IGNORECASE,
+    r"^(?:(?i:option|choice)\s*)?(?:\(([A-Ja-j])\)|([A-J])(?:[.:)]|$)|([a-j])[:)])(?:\s.*)?$", re.DOTALL
 )
-_OPTION = re.compile(r"^(?:option|choice)\s*([A-Ja-j])$", re.IGNORECASE)
+_OPTION = re.compile(r"^(?i:option|choice)\s*([A-Ja-j])$")
 # A name written before an answer's value: `AB`, `|AB|`, `\angle ABC`, `\overline{BC}`, `f(2)`, `P(A)`,
 # `f^{-1}(x)`; a single letter (`x`, `a_{10}`) is already a symbol.
 _LABEL = (

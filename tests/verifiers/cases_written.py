@@ -187,6 +187,9 @@ CASES = [
     ("C", "Option A: 3 apples.\nOption B: 4 apples.\nOption C: 5 apples.", False),
     ("C", "C. The function is increasing because 3 > 2.", True),
     ("E", "\\boxed{e}", True),
+    ("e", "\\boxed{2.718281828}", True),
+    ("b", "\\boxed{b}", True),
+    ("B", "\\boxed{c}", False),
     # yes/no and short text answers in a sentence
     ("\\text{yes}", "Yes, because every even number greater than 2 works.", True),
     ("\\text{yes}", "No, because no even number greater than 2 works.", False),
