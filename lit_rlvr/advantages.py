@@ -58,11 +58,11 @@ def sequence_advantages(rewards: Tensor, value_logits: Tensor) -> Tensor:
     return rewards - values.view(-1, *([1] * (rewards.dim() - 1)))
 
 
-class TokenAdvantages(NamedTuple):
-    """Per-token advantages and the returns a token critic regresses on, `[N, T]`, 0 under the mask."""
+class Advantages(NamedTuple):
+    """Per-token advantages `[N, T]` (0 under the mask) and the targets a critic learns from."""
 
     advantages: Tensor
-    returns: Tensor | None  # None for critic-free estimators
+    returns: Tensor | None  # [N, T] GAE returns (token critic), [B, G] rewards (prompt critic), or None
 
 
 def outcome_token_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
@@ -82,7 +82,7 @@ def outcome_token_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
     )
 
 
-def gae(token_rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float, lam: float) -> TokenAdvantages:
+def gae(token_rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float, lam: float) -> Advantages:
     """Generalised advantage estimation (Schulman et al. 2016, arXiv 1506.02438, eq. 16).
 
     `delta_t = r_t + gamma V(s_{t+1}) - V(s_t)`, `A_t = sum_l (gamma lam)^l delta_{t+l}`, returns
@@ -108,7 +108,7 @@ def gae(token_rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float, la
         next_advantage = torch.where(mask[:, t], advantage, next_advantage)
         advantages[:, t] = advantage
     advantages = torch.where(mask, advantages, 0.0)
-    return TokenAdvantages(advantages, torch.where(mask, advantages + values, 0.0))
+    return Advantages(advantages, torch.where(mask, advantages + values, 0.0))
 
 
 def masked_whiten(values: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:

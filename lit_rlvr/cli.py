@@ -85,14 +85,7 @@ class RLVRCLI(LightningCLI):
             torch.set_num_threads(config.threads)
         objective = config.model.objective
         if objective is not None:
-            name = objective.class_path.rpartition(".")[2]
-            needed = _import(objective.class_path).min_samples_per_prompt
-            given = config.rollout.samples_per_prompt
-            if given < needed:
-                raise ValueError(
-                    f"model.objective={name} needs rollout.samples_per_prompt >= {needed} "
-                    f"(its advantage compares samples of one prompt), got {given}"
-                )
+            _import(objective.class_path).check_samples_per_prompt(config.rollout.samples_per_prompt)
         trainer = config.trainer
         self.checkpoint_dir = _add_default_checkpointing(trainer, config.checkpoint_every_n_steps)
         if trainer.strategy == "auto":

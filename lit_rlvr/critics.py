@@ -8,12 +8,13 @@ Two kinds, chosen by the objective's `critic_kind`:
   mini-batches as the policy.
 - `PromptValueCritic` (SequencePPO, arXiv 2604.08865): reads only the prompt and gives one logit
   at its last position (prompts are left-padded, so position -1 is the last real token);
-  `V = sigmoid(logit)` is trained with binary cross-entropy on the 0/1 reward, once per rollout.
+  `V = sigmoid(logit)` is trained with binary cross-entropy on the 0/1 reward.
 
 Both start from a backbone (`CriticConfig.model`: the policy's by default, or a smaller model
 with the same tokenizer) and a zero-initialised linear head, so the first values are 0 (token
-critic) or 0.5 (prompt critic). Each `learn` returns the advantages the policy update uses, taken
-with the critic *before* its own update on this rollout, and the `critic/` metrics.
+critic) or 0.5 (prompt critic). The module reads `rollout_values` *before* the critic's update on
+this rollout and gives them to `objective.advantages`; `learn` then takes one optimizer step per
+mini-batch (the policy's mini-batch structure) on the targets `objective.advantages` returned.
 
 The critic is stepped with the raw `torch.optim` optimizer, not Lightning's wrapper: in manual
 optimization every wrapped `step()` counts as a global step, and `trainer.max_steps` counts the
@@ -29,7 +30,6 @@ import torch
 from torch import Tensor, nn
 from transformers import AutoModel
 
-from lit_rlvr.advantages import TokenAdvantages
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.logprobs import position_ids
 from lit_rlvr.metrics import WeightedMeans
@@ -112,33 +112,37 @@ class TokenValueCritic(_ScalarHeadModel):
         values = self(part.input_ids, part.attention_mask, part.completion_mask.shape[1])
         return torch.where(part.completion_mask, values, 0.0)
 
+    @torch.no_grad()
+    def rollout_values(self, rollout: Rollout, micro_batch_size: int) -> Tensor:
+        """`[N, T]` values at rollout time, before this rollout's update, micro-batched."""
+        mask = rollout.completion_mask
+        values = torch.zeros(mask.shape, device=mask.device)
+        for index in torch.arange(len(mask), device=mask.device).split(micro_batch_size):
+            part = rollout.select(index)
+            values[index, : part.completion_mask.shape[1]] = self.values(part)
+        return values
+
     def learn(
         self,
         objective: Objective,
         rollout: Rollout,
-        rewards: Tensor,
+        returns: Tensor,
+        values_old: Tensor,
         *,
-        kl: Tensor | None,
         mini_batches: Sequence[Tensor],
         step: CriticStep,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """GAE advantages `[N, T]` from the values before the update, then value-loss steps.
+    ) -> dict[str, Tensor]:
+        """One optimizer step of the objective's value loss per mini-batch; returns `critic/` metrics.
 
         Args:
-            objective: PPO (`token_advantages`, `value_loss`).
+            objective: PPO (`value_loss`).
             rollout: the verified rollout.
-            rewards: `[B, G]` rewards.
-            kl: `[N, T]` per-token KL to the reference at rollout time, or None.
+            returns: `[N, T]` the regression targets from `objective.advantages`.
+            values_old: `[N, T]` values at rollout time (the value clip's centre).
             mini_batches: row indices of each critic optimizer step, in order.
             step: the critic's optimizer and the module's backward.
         """
         mask = rollout.completion_mask
-        values_old = torch.zeros(mask.shape, device=mask.device)  # [N, T]
-        with torch.no_grad():
-            for index in torch.arange(len(mask), device=mask.device).split(step.micro_batch_size):
-                part = rollout.select(index)
-                values_old[index, : part.completion_mask.shape[1]] = self.values(part)
-        estimate: TokenAdvantages = objective.token_advantages(rewards, mask, kl=kl, values=values_old)
         totals = WeightedMeans()
         for mini in mini_batches:
             norm = LossNorm(
@@ -152,55 +156,67 @@ class TokenValueCritic(_ScalarHeadModel):
                 out = objective.value_loss(
                     self.values(part),
                     values_old[micro, :width],
-                    estimate.returns[micro, :width],
+                    returns[micro, :width],
                     part.completion_mask,
                     norm,
                 )
                 step.backward(out.loss)
                 totals.add(out.metrics, weight=float(part.completion_mask.sum()))
             totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
-        return estimate.advantages, totals.means()
+        return totals.means()
 
 
 class PromptValueCritic(_ScalarHeadModel):
     """SequencePPO's decoupled critic: one logit per prompt, `V = sigmoid(logit)`."""
 
     def forward(self, prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
-        """`[B]` logits at the last prompt position of left-padded `[B, P]` prompts."""
+        """`[n]` logits at the last prompt position of left-padded `[n, P]` prompts."""
         return self.head(self._hidden(prompt_ids, prompt_mask)[:, -1]).squeeze(-1).float()
+
+    @torch.no_grad()
+    def rollout_values(self, rollout: Rollout, micro_batch_size: int) -> Tensor:
+        """`[B]` logits of the rollout's prompts, before this rollout's update, micro-batched."""
+        prompts = torch.arange(0, len(rollout.texts), rollout.group_size, device=rollout.prompt_ids.device)
+        logits = torch.zeros(len(prompts), device=prompts.device)  # [B]
+        for index in torch.arange(len(prompts), device=prompts.device).split(micro_batch_size):
+            part = rollout.select(prompts[index])
+            logits[index] = self(part.prompt_ids, part.prompt_mask)
+        return logits
 
     def learn(
         self,
         objective: Objective,
         rollout: Rollout,
-        rewards: Tensor,
+        returns: Tensor,
+        values_old: Tensor,
         *,
-        kl: Tensor | None,
         mini_batches: Sequence[Tensor],
         step: CriticStep,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """`[N, T]` advantages `R - V(prompt)` from the logits before the update, then one BCE step.
+    ) -> dict[str, Tensor]:
+        """One BCE step per mini-batch of sequences, each against its own prompt's logit.
 
-        One forward per prompt serves both: its detached logits are the pre-update baseline, and
-        the same graph gives the BCE gradient. `kl` and `mini_batches` are unused (no KL, one step).
+        Args:
+            objective: SequencePPO (`value_loss`, `critic_metrics`).
+            rollout: the verified rollout.
+            returns: `[B, G]` rewards, the BCE targets (`objective.advantages`).
+            values_old: `[B]` logits at rollout time, which gave the advantages.
+            mini_batches: row indices (sequences) of each critic optimizer step, in order.
+            step: the critic's optimizer and the module's backward.
         """
-        group = rollout.group_size
-        prompt_ids, prompt_mask = rollout.prompt_ids[::group], rollout.prompt_mask[::group]  # [B, P]
-        logits = torch.zeros(len(rewards), device=rewards.device)  # [B]
-        for index in torch.arange(len(rewards), device=rewards.device).split(step.micro_batch_size):
-            width = int(prompt_mask[index].sum(1).max())
-            part_logits = self(prompt_ids[index, -width:], prompt_mask[index, -width:])
-            # each micro-batch's share of the mean BCE over all B x G targets
-            step.backward(objective.value_loss(part_logits, rewards[index]) * (len(index) / len(rewards)))
-            logits[index] = part_logits.detach()
-        loss = objective.value_loss(logits, rewards)
-        metrics = {
-            **objective.critic_metrics(logits, rewards),
-            "critic/value_loss": loss,
-            "critic/grad_norm": _step(step, list(self.parameters())),
+        targets = returns.reshape(-1)  # [N]
+        totals = WeightedMeans()
+        for mini in mini_batches:
+            for micro in mini.split(step.micro_batch_size):
+                part = rollout.select(micro)
+                logits = self(part.prompt_ids, part.prompt_mask)  # [n]
+                # each micro-batch's share of the mini-batch's mean BCE
+                step.backward(objective.value_loss(logits, targets[micro]) * (len(micro) / len(mini)))
+            totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
+        return {
+            **objective.critic_metrics(values_old, returns),
+            "critic/value_loss": objective.value_loss(values_old, returns),
+            **totals.means(),
         }
-        advantages = objective.advantages(rewards, logits).reshape(-1)  # [N]
-        return advantages[:, None].expand(rollout.completion_mask.shape), metrics
 
 
 CRITICS = {"token": TokenValueCritic, "prompt": PromptValueCritic}

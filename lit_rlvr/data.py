@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -119,6 +120,9 @@ class PromptDataModule(LightningDataModule):
         self.dropped: dict[Split, int] = {}
         self.sampler: ResumableSampler | None = None
         self._sampler_state: dict[str, int] | None = None
+        self._more: Iterator[dict[str, Any]] | None = None
+        self._more_seed: int | None = None
+        self._more_drawn = 0
 
     def setup(self, stage: str) -> None:
         tokenizer = load_tokenizer(self.model)
@@ -184,10 +188,42 @@ class PromptDataModule(LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", self.val_batch_size)
 
+    def more_train_batches(self) -> Iterator[dict[str, Any]]:
+        """Endless training prompt batches beyond each step's own, for dynamic sampling (DAPO).
+
+        A second shuffle of the training prompts with its own seed, so the Trainer's prompt order is
+        untouched; its seed and position are checkpointed with the training position.
+        """
+        if self._more is None:
+            if self._more_seed is None:
+                self._more_seed = (self.trainer.global_step if self.trainer else 0) + 1
+            shuffled = DataLoader(
+                self.splits["train"],
+                batch_size=self.prompts_per_step,
+                shuffle=True,
+                collate_fn=lambda rows: collate_prompts(rows, self.pad_token_id),
+                generator=torch.Generator().manual_seed(self._more_seed),
+            )
+            stream = itertools.chain.from_iterable(itertools.repeat(shuffled))
+            for _ in range(self._more_drawn):  # resumed: skip what the checkpointed run drew
+                next(stream)
+            self._more = self._count_drawn(stream)
+        return self._more
+
+    def _count_drawn(self, stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for batch in stream:
+            self._more_drawn += 1
+            yield batch
+
     def state_dict(self) -> dict[str, Any]:
-        """The training position, saved in every checkpoint (Lightning calls this)."""
-        return {"sampler": self.sampler.state_dict()} if self.sampler is not None else {}
+        """The training position and the dynamic-sampling stream's, saved in every checkpoint."""
+        state: dict[str, Any] = {"more": {"seed": self._more_seed, "drawn": self._more_drawn}}
+        if self.sampler is not None:
+            state["sampler"] = self.sampler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores the training position before the training loader is built."""
         self._sampler_state = state.get("sampler")
+        more = state.get("more", {"seed": None, "drawn": 0})
+        self._more_seed, self._more_drawn, self._more = more["seed"], more["drawn"], None

@@ -1,32 +1,31 @@
 """The RLVR LightningModule: policy, frozen reference, optional critic, and the update loop.
 
-Each training step reads top to bottom: the rollout callback has attached a verified rollout
-(prompts -> completions -> rewards), then advantages (per sequence from the objective, per token
-from the objective, or from the critic, which learns from the rollout there) -> `ppo_epochs`
-passes over mini-batches, each accumulated over micro-batches -> objective -> one optimizer step
-per mini-batch -> log.
+Each training step reads top to bottom, after the rollout callback has attached a verified rollout
+(prompts -> completions -> raw rewards): shape rewards -> old and reference log-probs (when
+needed) -> advantages (`objective.advantages`, over the critic's values read before its update)
+-> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated over
+micro-batches -> objective -> one optimizer step per mini-batch -> log.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from lightning import LightningModule
 from torch import Tensor, nn
 
 from lit_rlvr import metrics
+from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
-from lit_rlvr.objectives.segments import delimiter_token_mask
+from lit_rlvr.rng import capture_rng, restore_rng
 from lit_rlvr.rollout import Rollout
 from lit_rlvr.strategy import shard_for_fsdp2
 
@@ -96,8 +95,7 @@ class RLVRModule(LightningModule):
             )
         self.critic_config = critic
         self.critic = build_critic(kind, critic, model) if critic is not None else None
-        # SSPO's lookup of the tokens whose text holds a subsentence delimiter, padded to the embedding rows.
-        self.register_buffer("delimiter_mask", self._delimiter_mask(), persistent=False)
+        self.objective.setup(self.tokenizer, self.policy.get_input_embeddings().num_embeddings)
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
         self.micro_batch_size = micro_batch_size
@@ -113,15 +111,6 @@ class RLVRModule(LightningModule):
                 if model is not None:
                     shard_for_fsdp2(model, self.device_mesh["data_parallel"])
 
-    def _delimiter_mask(self) -> Tensor | None:
-        if not self.objective.delimiters:
-            return None
-        vocab = self.policy.get_input_embeddings().num_embeddings
-        size = len(self.tokenizer)
-        texts = self.tokenizer.batch_decode([[i] for i in range(size)])
-        found = delimiter_token_mask(texts, self.objective.delimiters)
-        return torch.cat([found, found.new_zeros(max(vocab - size, 0))])
-
     @property
     def updates_per_rollout(self) -> int:
         """Optimizer steps each rollout feeds."""
@@ -129,7 +118,7 @@ class RLVRModule(LightningModule):
 
     @property
     def needs_logp_old(self) -> bool:
-        """Whether the rollout callback must score `logp_old` (off-policy passes, or the KL in the reward)."""
+        """Whether `logp_old` is scored before the updates (off-policy passes, or the KL in the reward)."""
         return self.updates_per_rollout > 1 or self.objective.kl_in_reward
 
     def attach_rollout(self, rollout: Rollout) -> None:
@@ -164,15 +153,25 @@ class RLVRModule(LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         started = time.perf_counter()
         rollout = self._take_rollout()
-        advantages, critic_metrics = self._advantages(rollout)  # [N, T]
+        rewards = self._shaped_rewards(rollout)  # [B, G]
+        rollout = self._score(rollout)
+        scored = time.perf_counter()
+        estimate, critic_metrics = self._advantages(rollout, rewards)
         warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
-        update_metrics = {} if warming_up else self._update(rollout, advantages)  # only the critic learns
-        timings = {**(rollout.timings or {}), "update": time.perf_counter() - started}
+        update_metrics = (
+            {} if warming_up else self._update(rollout, estimate.advantages)
+        )  # only the critic learns
+        timings = {
+            **(rollout.timings or {}),
+            "logprob": scored - started,
+            "update": time.perf_counter() - scored,
+        }
         logged = {
             **metrics.rollout_metrics(rollout),
+            **self._shaped_metrics(rewards),
             **{
                 f"objective/advantage_{k}": v
-                for k, v in metrics.stats(advantages[rollout.completion_mask]).items()
+                for k, v in metrics.stats(estimate.advantages[rollout.completion_mask]).items()
             },
             **critic_metrics,
             **update_metrics,
@@ -186,40 +185,49 @@ class RLVRModule(LightningModule):
         if self.log_completions_every and batch_idx % self.log_completions_every == 0:
             metrics.log_completions(self.logger, rollout, self.global_step)
 
-    def _advantages(self, rollout: Rollout) -> tuple[Tensor, dict[str, Tensor]]:
-        """`[N, T]` advantages and the critic's metrics; a critic learns from the rollout here."""
-        rewards = rollout.rewards.view(-1, rollout.group_size).to(self.device)  # [B, G]
+    def _shaped_rewards(self, rollout: Rollout) -> Tensor:
+        """`[B, G]` rewards shaped by the objective (DAPO's overlong penalty); the rollout keeps them raw."""
+        group = rollout.group_size
+        lengths = rollout.completion_mask.sum(-1).view(-1, group)
+        raw = rollout.rewards.view(-1, group).to(self.device)
+        return self.objective.shape_rewards(raw, lengths, rollout.max_new_tokens)
+
+    def _shaped_metrics(self, rewards: Tensor) -> dict[str, Tensor]:
+        """`reward/shaped_*` for an objective that shapes; `reward/*` stay raw, comparable across all."""
+        if type(self.objective).shape_rewards is Objective.shape_rewards:
+            return {}
+        return {f"reward/shaped_{k}": v for k, v in metrics.stats(rewards.float().flatten()).items()}
+
+    def _score(self, rollout: Rollout) -> Rollout:
+        """The rollout with `logp_old` (when needed) and `ref_logp` (when the objective uses a reference)."""
+        if self.needs_logp_old:
+            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout))
+        if self.reference is not None:
+            rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.reference, rollout))
+        return rollout
+
+    def _advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Advantages, dict[str, Tensor]]:
+        """`objective.advantages` over the critic's pre-update values; then the critic learns its targets."""
         mask = rollout.completion_mask
         kl = None
         if self.objective.kl_in_reward:
             kl = kl_estimate(rollout.logp_old, rollout.ref_logp, self.objective.kl_estimator)  # [N, T]
-        estimate = self._estimate(rollout, rewards, kl)
+        values = None if self.critic is None else self.critic.rollout_values(rollout, self.micro_batch_size)
+        estimate = self.objective.advantages(rewards, mask, kl=kl, values=values)
         if kl is not None:  # after the estimate, which used the coefficient this rollout was sampled under
             self.objective.observe_kl(torch.where(mask, kl, 0.0).sum(-1))
-        return estimate
-
-    def _estimate(
-        self, rollout: Rollout, rewards: Tensor, kl: Tensor | None
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        mask = rollout.completion_mask
-        if self.critic is not None:
-            step = CriticStep(
-                optimizer=self._optimizers()[1].optimizer,  # raw: not a global step (see lit_rlvr.critics)
-                backward=self.manual_backward,
-                max_grad_norm=self.critic_config.max_grad_norm,
-                micro_batch_size=self.micro_batch_size,
-            )
-            return self.critic.learn(
-                self.objective,
-                rollout,
-                rewards,
-                kl=kl,
-                mini_batches=self._mini_batch_order(len(mask)),
-                step=step,
-            )
-        if self.objective.uses_token_advantages:
-            return self.objective.token_advantages(rewards, mask, kl=kl).advantages, {}
-        return self.objective.advantages(rewards).reshape(-1)[:, None].expand(mask.shape), {}
+        if self.critic is None:
+            return estimate, {}
+        step = CriticStep(
+            optimizer=self._optimizers()[1].optimizer,  # raw: not a global step (see lit_rlvr.critics)
+            backward=self.manual_backward,
+            max_grad_norm=self.critic_config.max_grad_norm,
+            micro_batch_size=self.micro_batch_size,
+        )
+        mini_batches = self._mini_batch_order(len(mask))
+        return estimate, self.critic.learn(
+            self.objective, rollout, estimate.returns, values, mini_batches=mini_batches, step=step
+        )
 
     def _mini_batch_order(self, size: int) -> list[Tensor]:
         """Row indices of each optimizer step of a rollout: `ppo_epochs` shuffled passes of `mini_batches`."""
@@ -283,7 +291,6 @@ class RLVRModule(LightningModule):
             entropy=scored.entropy,
             norm=norm,
             completion_ids=part.completion_ids,
-            delimiter_mask=self.delimiter_mask,
         )
         return self.objective(batch)
 
@@ -326,14 +333,7 @@ class RLVRModule(LightningModule):
         state = checkpoint["state_dict"]
         for key in [k for k in state if k.startswith("reference.")]:
             del state[key]
-        checkpoint["rng"] = {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-            # A tensor and plain values: resuming loads with `weights_only=True`, which refuses ndarrays.
-            "numpy": _numpy_rng_state(),
-            "shuffle": self._shuffle.get_state(),
-        }
+        checkpoint["rng"] = capture_rng(self._shuffle)
         checkpoint["skipped_updates"] = self.skipped_updates
         checkpoint["objective"] = self.objective.state_dict()  # e.g. PPO's adaptive KL coefficient
 
@@ -342,20 +342,8 @@ class RLVRModule(LightningModule):
             checkpoint["state_dict"].update(
                 {f"reference.{k}": v for k, v in self.reference.state_dict().items()}
             )
-        rng = checkpoint.get("rng")
-        if rng is not None:
-            torch.set_rng_state(rng["torch"])
-            if rng["cuda"]:
-                torch.cuda.set_rng_state_all(rng["cuda"])
-            random.setstate(rng["python"])
-            name, key, *rest = rng["numpy"]
-            np.random.set_state((name, key.numpy(), *rest))
-            self._shuffle.set_state(rng["shuffle"])
+        if checkpoint.get("rng") is not None:
+            restore_rng(checkpoint["rng"], self._shuffle)
         self.skipped_updates = checkpoint.get("skipped_updates", 0)
         if checkpoint.get("objective"):
             self.objective.load_state_dict(checkpoint["objective"])
-
-
-def _numpy_rng_state() -> tuple[Any, ...]:
-    name, key, *rest = np.random.get_state()
-    return (name, torch.from_numpy(key.copy()), *rest)

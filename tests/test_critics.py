@@ -56,12 +56,12 @@ def test_prompt_critic_reads_only_the_last_prompt_token_of_left_padded_prompts(p
 
 def test_sspo_gets_a_delimiter_lookup_of_the_embedding_size(tokenizer):
     module = RLVRModule(model=TINY, objective=SSPO())
-    lookup = module.delimiter_mask
+    lookup = module.objective.delimiter_mask
     assert lookup.shape == (module.policy.get_input_embeddings().num_embeddings,)
     for text, is_delimiter in ((".", True), ("\n", True), (",", True), ("hello", False)):
         (token,) = tokenizer(text, add_special_tokens=False)["input_ids"]
         assert bool(lookup[token]) is is_delimiter, text
-    assert RLVRModule(model=TINY).delimiter_mask is None
+    assert not hasattr(RLVRModule(model=TINY).objective, "delimiter_mask")
 
 
 def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):

@@ -93,8 +93,8 @@ def test_summary_per_source_and_overall():
 def test_scores_with_the_verifier_in_worker_processes(tokenizer, tiny_model):
     """The batch path scores with the math verifier: a right answer 1, a wrong one 0."""
     from lit_rlvr.data import collate_prompts, render_prompt
-    from lit_rlvr.rewards.pool import RewardPool
     from lit_rlvr.rollout import RolloutGenerator
+    from lit_rlvr.workers import RewardPool
 
     rows = [{"messages": [{"role": "user", "content": "2 + 3?"}], "gold": "5", "data_source": "t"}]
     batch = collate_prompts(

@@ -3,11 +3,13 @@ import torch
 from lightning import Trainer
 
 from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.data import PromptDataModule
 from lit_rlvr.models import TINY
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
 from lit_rlvr.rollout import RolloutGenerator
+from lit_rlvr.tasks.arithmetic import ArithmeticTask
 
 
 @pytest.mark.parametrize("aggregation", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"])
@@ -24,7 +26,7 @@ def test_gradient_does_not_depend_on_the_micro_batch_split(tokenizer, prompt_bat
         ref_logp=module.sequence_logprobs(module.reference, rollout) - 0.1,
     )
     mask = rollout.completion_mask
-    advantages = module.objective.advantages(rewards.view(-1, 4)).reshape(-1)[:, None].expand(mask.shape)
+    advantages = module.objective.advantages(rewards.view(-1, 4), mask).advantages
     norm = LossNorm(tokens=float(mask.sum()), sequences=float(len(mask)), max_len=6.0)
 
     def gradient(micro_batch_size):
@@ -50,3 +52,14 @@ def test_module_without_the_rollout_callback_says_which_is_missing():
 def test_invalid_module_knobs_are_refused(bad):
     with pytest.raises(ValueError, match=f"model.{next(iter(bad))}"):
         RLVRModule(model=TINY, **bad)
+
+
+def test_a_group_objective_refuses_one_sample_per_prompt_without_the_cli(tmp_path):
+    # The check sits where G and the objective meet (the callback's setup), so a plain Trainer gets it
+    # before any generation instead of dividing by the std of one sample.
+    collector = RolloutCollector(samples_per_prompt=1, reward_workers=1)
+    trainer = Trainer(max_steps=1, callbacks=[collector], logger=False, default_root_dir=tmp_path)
+    data = PromptDataModule(task=ArithmeticTask(train_size=4, val_size=2), model=TINY, prompts_per_step=2)
+    with pytest.raises(ValueError, match=r"GRPO needs rollout.samples_per_prompt >= 2 .* got 1"):
+        trainer.fit(RLVRModule(model=TINY, objective=GRPO()), datamodule=data)
+    collector.scorer.close()

@@ -2,7 +2,7 @@ import time
 
 import reward_fns
 
-from lit_rlvr.rewards.pool import RewardPool
+from lit_rlvr.workers import RewardPool
 
 
 def test_scores_in_order():

@@ -139,18 +139,26 @@ def test_dynamic_sampling_prompt_stream_resumes_where_it_stopped():
         task=ArithmeticTask(train_size=6, val_size=2), model=TINY, prompts_per_step=2
     )
     datamodule.setup("fit")
-    trainer = SimpleNamespace(global_step=5, datamodule=datamodule)
-    first = RolloutCollector()
-    stream = first._extra_prompts(trainer)
+    datamodule.trainer = SimpleNamespace(global_step=5, world_size=1, global_rank=0)
+    stream = datamodule.more_train_batches()
     for _ in range(4):  # past the end of one pass (3 batches)
         next(stream)
-    first.failures = {"correct/timeout": 2}
-    second = RolloutCollector()
-    second.load_state_dict(first.state_dict())
-    trainer.global_step = 9  # resumed later: the seed comes from the checkpoint, not from the step
+    second = PromptDataModule(task=ArithmeticTask(train_size=6, val_size=2), model=TINY, prompts_per_step=2)
+    second.setup("fit")
+    second.trainer = SimpleNamespace(global_step=9, world_size=1, global_rank=0)  # resumed later
+    second.load_state_dict(datamodule.state_dict())  # the seed comes from the checkpoint, not the step
     for _ in range(3):
-        assert next(second._extra_prompts(trainer))["rows"] == next(stream)["rows"]
+        assert next(second.more_train_batches())["rows"] == next(stream)["rows"]
+
+
+def test_rollout_callback_checkpoints_its_reward_failure_counts():
+    first = RolloutCollector(reward_workers=1)
+    first.failures = {"correct/timeout": 2}
+    second = RolloutCollector(reward_workers=1)
+    second.load_state_dict(first.state_dict())
     assert second.failures == {"correct/timeout": 2}
+    first.scorer.close()
+    second.scorer.close()
 
 
 def test_sampler_resumes_mid_epoch_and_reshuffles_the_next_one():

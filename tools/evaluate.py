@@ -37,14 +37,14 @@ import lit_rlvr.tasks.countdown  # noqa: F401 - imported so that `--task` accept
 import lit_rlvr.tasks.word_problems  # noqa: F401
 from lit_rlvr.data import ChatTemplate, collate_prompts, render_prompt
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer, resolve
-from lit_rlvr.rewards.pool import RewardPool
 from lit_rlvr.rollout import RolloutGenerator
 from lit_rlvr.tasks.arithmetic import ArithmeticTask
 from lit_rlvr.tasks.base import Split, Task
 from lit_rlvr.tasks.files import FileTask
 from lit_rlvr.tasks.readers import DAPOMathTask, DeepScaleRTask, GSM8KTask, MATH500Task, MATHTask
-from lit_rlvr.verifiers.extract import extract_answer
+from lit_rlvr.verifiers.extract import answer_kind, extract_answer, gold_answer
 from lit_rlvr.verifiers.math import score
+from lit_rlvr.workers import RewardPool
 
 Reader = Literal["gsm8k", "math", "math500", "deepscaler", "dapo_math"]
 READERS: dict[Reader, type[FileTask]] = {
@@ -201,7 +201,7 @@ def complete(
                 "score": outcome.value,
                 "length": lengths[i],
                 "truncated": truncated[i],
-                "no_answer": extract_answer(text) is None,
+                "no_answer": extract_answer(text, answer_kind(gold_answer(row["gold"]))) is None,
                 "verifier": outcome.status,
             }
         )

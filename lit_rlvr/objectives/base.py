@@ -6,6 +6,7 @@ from typing import Any, Literal, NamedTuple
 
 from torch import Tensor
 
+from lit_rlvr.advantages import Advantages, group_normalized_advantages
 from lit_rlvr.aggregation import LossNorm
 
 
@@ -19,9 +20,7 @@ class PolicyBatch(NamedTuple):
     mask: Tensor  # [N, T] bool, True on completion tokens up to and including EOS
     entropy: Tensor  # [N, T] entropy of pi_theta at each position
     norm: LossNorm
-    # Optional inputs that only some objectives read; every other objective ignores them.
     completion_ids: Tensor | None = None  # [N, T] long, the sampled tokens (SSPO cuts them into segments)
-    delimiter_mask: Tensor | None = None  # [V] bool, True for tokens whose text holds a delimiter (SSPO)
 
 
 class ObjectiveOutput(NamedTuple):
@@ -31,14 +30,29 @@ class ObjectiveOutput(NamedTuple):
     metrics: dict[str, Tensor]
 
 
+def require_in_range(owner: object, low: float, high: float, **knobs: float | None) -> None:
+    """Raises naming the first knob outside the open interval `(low, high)`; None values are skipped."""
+    for knob, value in knobs.items():
+        if value is not None and not low < value < high:
+            raise ValueError(f"{type(owner).__name__}: {knob} must be in ({low:g}, {high:g}), got {value}")
+
+
+def require_non_negative(owner: object, **knobs: float) -> None:
+    """Raises naming the first knob below 0."""
+    for knob, value in knobs.items():
+        if value < 0:
+            raise ValueError(f"{type(owner).__name__}: {knob} must be >= 0, got {value}")
+
+
 class Objective:
-    """Base of every objective. The package imports each subclass; that import list is the registry."""
+    """Base of every objective. The package imports each subclass; that import list is the registry.
+
+    The module calls, per rollout: `shape_rewards`, then `advantages` (the one advantage entry point,
+    also what the critics learn from), then the objective itself on each micro-batch.
+    """
 
     #: The fewest samples per prompt the advantage estimator works with.
     min_samples_per_prompt: int = 1
-    #: Advantages per token from `token_advantages(rewards, mask, kl=, values=)` (PPO, REINFORCE++)
-    #: instead of per sequence from `advantages(rewards)`.
-    uses_token_advantages: bool = False
     #: The critic the module must build (`lit_rlvr.critics`): per token (PPO), per prompt (SPPO), none.
     critic_kind: Literal["token", "prompt"] | None = None
     #: Rollouts at the start of training that update only the critic.
@@ -46,8 +60,6 @@ class Objective:
     #: Dynamic sampling (DAPO): the most generation rounds the rollout callback may spend filling a
     #: batch with groups that `keep_groups` keeps.
     max_sampling_rounds: int = 1
-    #: SSPO's subsentence delimiters; the module passes `completion_ids` and a `[V]` lookup when set.
-    delimiters: tuple[str, ...] = ()
 
     @property
     def needs_reference(self) -> bool:
@@ -59,9 +71,42 @@ class Objective:
         """Whether the advantage needs the rollout's per-token KL to the reference (so `logp_old`)."""
         return False
 
-    def advantages(self, rewards: Tensor) -> Tensor:
-        """Maps rewards `[B, G]` to sequence advantages `[B, G]`."""
-        raise NotImplementedError
+    def setup(self, tokenizer: Any, vocab_size: int) -> None:
+        """Called once by the module with the policy's tokenizer and embedding rows (SSPO's delimiters)."""
+
+    @classmethod
+    def check_samples_per_prompt(cls, samples_per_prompt: int) -> None:
+        """Refuses a G the advantage cannot use; the CLI calls it at parse time, the callback at setup."""
+        if samples_per_prompt < cls.min_samples_per_prompt:
+            raise ValueError(
+                f"model.objective={cls.__name__} needs rollout.samples_per_prompt >= "
+                f"{cls.min_samples_per_prompt} (its advantage compares samples of one prompt), "
+                f"got {samples_per_prompt}"
+            )
+
+    def sequence_advantages(self, rewards: Tensor) -> Tensor:
+        """`[B, G]` rewards -> one advantage per sequence `[B, G]`; GRPO's group-normalised by default."""
+        return group_normalized_advantages(rewards)
+
+    def advantages(
+        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+    ) -> Advantages:
+        """The advantage of every completion token, and the targets a critic learns from.
+
+        Args:
+            rewards: `[B, G]` shaped rewards.
+            mask: `[N, T]` bool completion mask, rows ordered prompt-major (`rewards.flatten()`).
+            kl: `[N, T]` per-token KL to the reference at rollout time, when `kl_in_reward`.
+            values: the critic's estimates at rollout time: `[N, T]` per token (`critic_kind`
+                token) or `[B]` logits per prompt (prompt); None without a critic.
+
+        Returns:
+            `[N, T]` advantages (sequence advantages broadcast over tokens here) and the critic's
+            targets (None without a critic).
+        """
+        assert rewards.numel() == len(mask), f"rewards {tuple(rewards.shape)} for {len(mask)} sequences"
+        sequence = self.sequence_advantages(rewards).reshape(-1)  # [N]
+        return Advantages(sequence[:, None].expand(mask.shape), None)
 
     def keep_groups(self, rewards: Tensor, correct: Tensor) -> Tensor | None:
         """Dynamic sampling filter: `[B, G]` rewards and correctness -> `[B]` bool, or None: keep all."""
@@ -72,7 +117,7 @@ class Objective:
         return rewards
 
     def observe_kl(self, sequence_kl: Tensor) -> None:
-        """Called after each rollout with its `[N]` summed per-sequence KL (PPO's adaptive beta)."""
+        """Called after the advantages with the `[N]` summed per-sequence KL (PPO's adaptive beta)."""
 
     def state_dict(self) -> dict[str, Any]:
         """State that changes during training and belongs in the checkpoint."""

@@ -11,11 +11,15 @@ is verl's example (TRL caps at an absolute 5.0 instead: `clip_high=4.0`).
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation, masked_mean
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.base import (
+    Objective,
+    ObjectiveOutput,
+    PolicyBatch,
+    require_in_range,
+    require_non_negative,
+)
 from lit_rlvr.objectives.surrogate import approx_kl_old, masked_log_ratio, ratio_metrics, reduce_loss
 
 
@@ -74,20 +78,13 @@ class CISPO(Objective):
         aggregation: Aggregation = "token_mean",
         entropy_coef: float = 0.0,
     ) -> None:
-        name = type(self).__name__
-        if clip_low is not None and not 0.0 < clip_low < 1.0:
-            raise ValueError(f"{name}: clip_low must be in (0, 1) or None, got {clip_low}")
-        if clip_high <= 0:
-            raise ValueError(f"{name}: clip_high must be > 0, got {clip_high}")
-        if entropy_coef < 0:
-            raise ValueError(f"{name}: entropy_coef must be >= 0, got {entropy_coef}")
+        require_in_range(self, 0.0, 1.0, clip_low=clip_low)
+        require_in_range(self, 0.0, float("inf"), clip_high=clip_high)
+        require_non_negative(self, entropy_coef=entropy_coef)
         self.clip_low = clip_low
         self.clip_high = clip_high
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
-
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return group_normalized_advantages(rewards)
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
         return cispo_loss(

@@ -16,10 +16,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
 def keep_informative_groups(rewards: Tensor) -> Tensor:
@@ -57,30 +55,7 @@ def overlong_penalty(lengths: Tensor, max_len: int, buffer_len: int, penalty_fac
     return -penalty_factor * excess / buffer_len
 
 
-def dapo_loss(
-    batch: PolicyBatch, *, clip_low: float, clip_high: float, aggregation: Aggregation, entropy_coef: float
-) -> ObjectiveOutput:
-    """`agg(-min(r A, clip(r, 1 - eps_low, 1 + eps_high) A) - c_H H)`, no KL.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`.
-        clip_low: eps_low.
-        clip_high: eps_high (clip-higher: larger than eps_low).
-        aggregation: `token_mean` in the paper.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation=aggregation,
-        kl_coef=0.0,
-        kl_estimator="k3",
-        entropy_coef=entropy_coef,
-    )
-
-
-class DAPO(Objective):
+class DAPO(ClippedObjective):
     """Decoupled Clip and Dynamic sAmpling Policy Optimization.
 
     Args:
@@ -114,12 +89,10 @@ class DAPO(Objective):
         overlong_buffer_fraction: float = 0.2,
         overlong_penalty_factor: float = 1.0,
     ) -> None:
+        super().__init__(
+            clip_low=clip_low, clip_high=clip_high, aggregation=aggregation, entropy_coef=entropy_coef
+        )
         name = type(self).__name__
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name}: {knob} must be in (0, 1), got {value}")
-        if entropy_coef < 0:
-            raise ValueError(f"{name}: entropy_coef must be >= 0, got {entropy_coef}")
         if max_sampling_rounds < 1:
             raise ValueError(f"{name}: max_sampling_rounds must be >= 1, got {max_sampling_rounds}")
         if not 0.0 <= overlong_buffer_fraction <= 1.0 or overlong_penalty_factor < 0:
@@ -127,10 +100,6 @@ class DAPO(Objective):
                 f"{name}: overlong_buffer_fraction must be in [0, 1] and overlong_penalty_factor >= 0, "
                 f"got {overlong_buffer_fraction} and {overlong_penalty_factor}"
             )
-        self.clip_low = clip_low
-        self.clip_high = clip_high
-        self.aggregation = aggregation
-        self.entropy_coef = entropy_coef
         self.filter_groups = filter_groups
         self.filter_metric = filter_metric
         self.max_sampling_rounds = max_sampling_rounds
@@ -147,16 +116,4 @@ class DAPO(Objective):
         buffer_len = round(self.overlong_buffer_fraction * max_len)
         return rewards + overlong_penalty(lengths, max_len, buffer_len, self.overlong_penalty_factor).to(
             rewards
-        )
-
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return group_normalized_advantages(rewards)
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return dapo_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            aggregation=self.aggregation,
-            entropy_coef=self.entropy_coef,
         )

@@ -11,38 +11,7 @@ default; the KL and entropy knobs are GRPO's.
 from __future__ import annotations
 
 from lit_rlvr.kl import KLEstimator
-from lit_rlvr.objectives.base import ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import GRPO, grpo_loss
-
-
-def dr_grpo_loss(
-    batch: PolicyBatch,
-    *,
-    clip_low: float,
-    clip_high: float,
-    kl_coef: float,
-    kl_estimator: KLEstimator,
-    entropy_coef: float = 0.0,
-) -> ObjectiveOutput:
-    """GRPO's clipped token surrogate, summed over tokens and divided by sequences x `T_max`.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`; `batch.norm.max_len` is `T_max`.
-        clip_low: eps_low of the ratio clip.
-        clip_high: eps_high of the ratio clip.
-        kl_coef: beta of the KL-to-reference term in the loss; 0 disables it.
-        kl_estimator: which per-token KL estimate.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation="seq_mean_token_sum_norm",
-        kl_coef=kl_coef,
-        kl_estimator=kl_estimator,
-        entropy_coef=entropy_coef,
-    )
+from lit_rlvr.objectives.grpo import GRPO
 
 
 class DrGRPO(GRPO):
@@ -73,14 +42,4 @@ class DrGRPO(GRPO):
             kl_coef=kl_coef,
             kl_estimator=kl_estimator,
             entropy_coef=entropy_coef,
-        )
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return dr_grpo_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            kl_coef=self.kl_coef,
-            kl_estimator=self.kl_estimator,
-            entropy_coef=self.entropy_coef,
         )

@@ -10,11 +10,15 @@ the mean over tokens is taken after it (GSPO clips after). Evaluated in log spac
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import masked_mean
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.base import (
+    Objective,
+    ObjectiveOutput,
+    PolicyBatch,
+    require_in_range,
+    require_non_negative,
+)
 from lit_rlvr.objectives.surrogate import (
     MAX_LOG_RATIO,
     approx_kl_old,
@@ -68,19 +72,11 @@ class GMPO(Objective):
     min_samples_per_prompt = 2
 
     def __init__(self, *, clip_low: float = 0.4, clip_high: float = 0.4, entropy_coef: float = 0.0) -> None:
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < MAX_LOG_RATIO:
-                raise ValueError(
-                    f"{type(self).__name__}: {knob} must be in (0, {MAX_LOG_RATIO}), got {value}"
-                )
-        if entropy_coef < 0:
-            raise ValueError(f"{type(self).__name__}: entropy_coef must be >= 0, got {entropy_coef}")
+        require_in_range(self, 0.0, MAX_LOG_RATIO, clip_low=clip_low, clip_high=clip_high)
+        require_non_negative(self, entropy_coef=entropy_coef)
         self.clip_low = clip_low
         self.clip_high = clip_high
         self.entropy_coef = entropy_coef
-
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return group_normalized_advantages(rewards)
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
         return gmpo_loss(

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import torch
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.base import (
+    Objective,
+    ObjectiveOutput,
+    PolicyBatch,
+    require_in_range,
+    require_non_negative,
+)
 from lit_rlvr.objectives.surrogate import (
     approx_kl_old,
     clipped_surrogate,
@@ -86,18 +91,12 @@ class GSPO(Objective):
         aggregation: Aggregation = "seq_mean_token_mean",
         entropy_coef: float = 0.0,
     ) -> None:
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{type(self).__name__}: {knob} must be in (0, 1), got {value}")
-        if entropy_coef < 0:
-            raise ValueError(f"{type(self).__name__}: entropy_coef must be >= 0, got {entropy_coef}")
+        require_in_range(self, 0.0, 1.0, clip_low=clip_low, clip_high=clip_high)
+        require_non_negative(self, entropy_coef=entropy_coef)
         self.clip_low = clip_low
         self.clip_high = clip_high
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
-
-    def advantages(self, rewards: torch.Tensor) -> torch.Tensor:
-        return group_normalized_advantages(rewards)
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
         return gspo_loss(

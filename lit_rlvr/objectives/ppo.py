@@ -16,52 +16,17 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import TokenAdvantages, gae, masked_whiten, outcome_token_rewards
+from lit_rlvr.advantages import Advantages, gae, masked_whiten, outcome_token_rewards
 from lit_rlvr.aggregation import Aggregation, LossNorm
 from lit_rlvr.kl import KLEstimator
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.base import ObjectiveOutput
 from lit_rlvr.objectives.kl_control import AdaptiveKLController
+from lit_rlvr.objectives.surrogate import ClippedObjective
 from lit_rlvr.objectives.value_losses import clipped_value_loss
 
 
-def ppo_loss(
-    batch: PolicyBatch,
-    *,
-    clip_low: float,
-    clip_high: float,
-    dual_clip: float | None,
-    aggregation: Aggregation,
-    kl_coef: float,
-    kl_estimator: KLEstimator,
-    entropy_coef: float = 0.0,
-) -> ObjectiveOutput:
-    """`agg(-min(r A, clip(r) A) + beta KL - c_H H)` per token, capped at `-c A` where A < 0.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`; advantages from `PPO.token_advantages`.
-        clip_low: eps_low of the token-ratio clip.
-        clip_high: eps_high of the token-ratio clip.
-        dual_clip: c of dual-clip PPO, or None.
-        aggregation: loss aggregation.
-        kl_coef: beta of a KL term in the loss; 0 when the KL is in the reward.
-        kl_estimator: which per-token KL estimate.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation=aggregation,
-        kl_coef=kl_coef,
-        kl_estimator=kl_estimator,
-        entropy_coef=entropy_coef,
-        dual_clip=dual_clip,
-    )
-
-
-class PPO(Objective):
-    """Token-level PPO with GAE; `token_advantages` replaces `advantages` (it needs the critic's values).
+class PPO(ClippedObjective):
+    """Token-level PPO with GAE over the token critic's values.
 
     Args:
         clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
@@ -82,8 +47,6 @@ class PPO(Objective):
         entropy_coef: weight of the entropy bonus.
     """
 
-    min_samples_per_prompt = 1
-    uses_token_advantages = True
     critic_kind = "token"
 
     def __init__(
@@ -105,18 +68,21 @@ class PPO(Objective):
         critic_warmup_steps: int = 0,
         entropy_coef: float = 0.0,
     ) -> None:
-        name = type(self).__name__
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name}: {knob} must be in (0, 1), got {value}")
+        super().__init__(
+            clip_low=clip_low,
+            clip_high=clip_high,
+            aggregation=aggregation,
+            kl_coef=kl_coef,
+            kl_estimator=kl_estimator,
+            entropy_coef=entropy_coef,
+            dual_clip=dual_clip,
+        )
         checks = [
-            (dual_clip is None or dual_clip > 1.0, f"dual_clip must be > 1 or None, got {dual_clip}"),
             (
                 0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0,
                 f"gamma and lam must be in [0, 1], got {gamma}, {lam}",
             ),
             (value_clip is None or value_clip > 0, f"value_clip must be > 0 or None, got {value_clip}"),
-            (kl_coef >= 0 and entropy_coef >= 0, "kl_coef and entropy_coef must be >= 0"),
             (
                 kl_target is None or kl_placement == "reward",
                 "kl_target adapts beta only with kl_placement=reward",
@@ -125,25 +91,14 @@ class PPO(Objective):
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"{name}: {message}")
-        self.clip_low = clip_low
-        self.clip_high = clip_high
-        self.dual_clip = dual_clip
-        self.aggregation = aggregation
+                raise ValueError(f"{type(self).__name__}: {message}")
         self.gamma = gamma
         self.lam = lam
         self.whiten_advantages = whiten_advantages
         self.value_clip = value_clip
         self.kl_placement = kl_placement
-        self.kl_coef = kl_coef
-        self.kl_estimator = kl_estimator
         self.kl_controller = AdaptiveKLController(init_coef=kl_coef, target=kl_target, horizon=kl_horizon)
         self.critic_warmup_steps = critic_warmup_steps
-        self.entropy_coef = entropy_coef
-
-    @property
-    def needs_reference(self) -> bool:
-        return self.kl_coef > 0
 
     @property
     def kl_in_reward(self) -> bool:
@@ -158,17 +113,15 @@ class PPO(Objective):
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.kl_controller.load_state_dict(state["kl_controller"])
 
-    def advantages(self, rewards: Tensor) -> Tensor:
-        raise TypeError("PPO's advantages are per token and need the critic: call token_advantages")
-
-    def token_advantages(
+    def advantages(
         self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
-    ) -> TokenAdvantages:
+    ) -> Advantages:
         """GAE advantages and returns, `[N, T]`, from `[B, G]` rewards and the rollout's `[N, T]` values.
 
         `kl` is the rollout's per-token `kl_estimator` KL to the reference, needed with the reward placement.
         """
-        assert values is not None, "PPO needs the critic's values at rollout time"
+        if values is None:
+            raise ValueError("PPO needs the critic's values at rollout time (its token critic)")
         token_rewards = outcome_token_rewards(rewards.flatten(), mask)  # [N, T]
         if self.kl_placement == "reward" and self.kl_coef > 0:
             assert kl is not None, "the KL in the reward needs the rollout's per-token KL"
@@ -176,7 +129,7 @@ class PPO(Objective):
         advantages, returns = gae(token_rewards, values, mask, gamma=self.gamma, lam=self.lam)
         if self.whiten_advantages:
             advantages = masked_whiten(advantages, mask)
-        return TokenAdvantages(advantages, returns)
+        return Advantages(advantages, returns)
 
     def value_loss(
         self, values: Tensor, values_old: Tensor, returns: Tensor, mask: Tensor, norm: LossNorm
@@ -190,16 +143,4 @@ class PPO(Objective):
             clip_range=self.value_clip,
             aggregation=self.aggregation,
             norm=norm,
-        )
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return ppo_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            dual_clip=self.dual_clip,
-            aggregation=self.aggregation,
-            kl_coef=self.kl_coef if self.kl_placement == "loss" else 0.0,
-            kl_estimator=self.kl_estimator,
-            entropy_coef=self.entropy_coef,
         )

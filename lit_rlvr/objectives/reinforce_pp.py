@@ -5,7 +5,7 @@ k1 KL to the reference in the reward, `A_t = R - beta sum_{s >= t} KL_s` (GAE wi
 and no critic), whitened over all tokens of the batch, token-ratio PPO clip 0.2. REINFORCE++-
 baseline: several samples per prompt, the group mean subtracted before the batch whitening (not
 the group std), and the KL as a k2 term in the loss. Both placements are knobs of both variants;
-the advantage is per token, so these objectives provide `token_advantages`, like PPO.
+the advantage is per token, as PPO's.
 """
 
 from __future__ import annotations
@@ -14,46 +14,13 @@ from typing import Literal
 
 from torch import Tensor
 
-from lit_rlvr.advantages import TokenAdvantages, reinforce_pp_advantages
+from lit_rlvr.advantages import Advantages, reinforce_pp_advantages
 from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.kl import KLEstimator
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
-def reinforce_pp_loss(
-    batch: PolicyBatch,
-    *,
-    clip_low: float,
-    clip_high: float,
-    aggregation: Aggregation,
-    kl_coef: float,
-    kl_estimator: KLEstimator,
-    entropy_coef: float = 0.0,
-) -> ObjectiveOutput:
-    """`agg(-min(r A, clip(r) A) + beta KL - c_H H)`; `kl_coef` is 0 when the KL is in the reward.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`; advantages from `token_advantages`.
-        clip_low: eps_low of the ratio clip.
-        clip_high: eps_high of the ratio clip.
-        aggregation: loss aggregation.
-        kl_coef: beta of the KL term in the loss.
-        kl_estimator: which per-token KL estimate.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation=aggregation,
-        kl_coef=kl_coef,
-        kl_estimator=kl_estimator,
-        entropy_coef=entropy_coef,
-    )
-
-
-class REINFORCEPP(Objective):
+class REINFORCEPP(ClippedObjective):
     """REINFORCE++ (no baseline): KL-shaped reward-to-go, whitened over the batch.
 
     Args:
@@ -66,8 +33,6 @@ class REINFORCEPP(Objective):
         entropy_coef: weight of the entropy bonus.
     """
 
-    min_samples_per_prompt = 1
-    uses_token_advantages = True
     baseline = False
 
     def __init__(
@@ -81,48 +46,27 @@ class REINFORCEPP(Objective):
         kl_estimator: KLEstimator = "k1",
         entropy_coef: float = 0.0,
     ) -> None:
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{type(self).__name__}: {knob} must be in (0, 1), got {value}")
-        if kl_coef < 0 or entropy_coef < 0:
-            raise ValueError(f"{type(self).__name__}: kl_coef and entropy_coef must be >= 0")
-        self.clip_low = clip_low
-        self.clip_high = clip_high
-        self.aggregation = aggregation
+        super().__init__(
+            clip_low=clip_low,
+            clip_high=clip_high,
+            aggregation=aggregation,
+            kl_coef=kl_coef,
+            kl_estimator=kl_estimator,
+            entropy_coef=entropy_coef,
+        )
         self.kl_placement = kl_placement
-        self.kl_coef = kl_coef
-        self.kl_estimator = kl_estimator
-        self.entropy_coef = entropy_coef
-
-    @property
-    def needs_reference(self) -> bool:
-        return self.kl_coef > 0
 
     @property
     def kl_in_reward(self) -> bool:
         return self.kl_placement == "reward" and self.kl_coef > 0
 
-    def advantages(self, rewards: Tensor) -> Tensor:
-        raise TypeError(f"{type(self).__name__} whitens per token over the batch: call token_advantages")
-
-    def token_advantages(
+    def advantages(
         self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
-    ) -> TokenAdvantages:
+    ) -> Advantages:
         """`[N, T]` advantages from `[B, G]` rewards; `kl` `[N, T]` is needed with the reward placement."""
         in_reward = self.kl_coef if self.kl_placement == "reward" else 0.0
         advantages = reinforce_pp_advantages(rewards, mask, kl=kl, kl_coef=in_reward, baseline=self.baseline)
-        return TokenAdvantages(advantages, None)
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return reinforce_pp_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            aggregation=self.aggregation,
-            kl_coef=self.kl_coef if self.kl_placement == "loss" else 0.0,
-            kl_estimator=self.kl_estimator,
-            entropy_coef=self.entropy_coef,
-        )
+        return Advantages(advantages, None)
 
 
 class REINFORCEPPBaseline(REINFORCEPP):

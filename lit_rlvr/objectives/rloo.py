@@ -14,43 +14,10 @@ from torch import Tensor
 from lit_rlvr.advantages import leave_one_out_advantages
 from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.kl import KLEstimator
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
-def rloo_loss(
-    batch: PolicyBatch,
-    *,
-    clip_low: float,
-    clip_high: float,
-    aggregation: Aggregation,
-    kl_coef: float,
-    kl_estimator: KLEstimator,
-    entropy_coef: float = 0.0,
-) -> ObjectiveOutput:
-    """`agg(-min(r A, clip(r) A) + beta KL - c_H H)` with leave-one-out advantages in `batch`.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`.
-        clip_low: eps_low of the ratio clip.
-        clip_high: eps_high of the ratio clip.
-        aggregation: loss aggregation.
-        kl_coef: beta of the KL-to-reference term in the loss; 0 disables it.
-        kl_estimator: which per-token KL estimate.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation=aggregation,
-        kl_coef=kl_coef,
-        kl_estimator=kl_estimator,
-        entropy_coef=entropy_coef,
-    )
-
-
-class RLOO(Objective):
+class RLOO(ClippedObjective):
     """REINFORCE Leave-One-Out.
 
     Args:
@@ -74,32 +41,14 @@ class RLOO(Objective):
         kl_estimator: KLEstimator = "k3",
         entropy_coef: float = 0.0,
     ) -> None:
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{type(self).__name__}: {knob} must be in (0, 1), got {value}")
-        if kl_coef < 0 or entropy_coef < 0:
-            raise ValueError(f"{type(self).__name__}: kl_coef and entropy_coef must be >= 0")
-        self.clip_low = clip_low
-        self.clip_high = clip_high
-        self.aggregation = aggregation
-        self.kl_coef = kl_coef
-        self.kl_estimator = kl_estimator
-        self.entropy_coef = entropy_coef
-
-    @property
-    def needs_reference(self) -> bool:
-        return self.kl_coef > 0
-
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return leave_one_out_advantages(rewards)
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return rloo_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            aggregation=self.aggregation,
-            kl_coef=self.kl_coef,
-            kl_estimator=self.kl_estimator,
-            entropy_coef=self.entropy_coef,
+        super().__init__(
+            clip_low=clip_low,
+            clip_high=clip_high,
+            aggregation=aggregation,
+            kl_coef=kl_coef,
+            kl_estimator=kl_estimator,
+            entropy_coef=entropy_coef,
         )
+
+    def sequence_advantages(self, rewards: Tensor) -> Tensor:
+        return leave_one_out_advantages(rewards)

@@ -10,11 +10,9 @@ elsewhere. Group-normalised advantage, `seq_mean_token_mean` (forced in verl), n
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation, masked_mean
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch, require_non_negative
 from lit_rlvr.objectives.surrogate import approx_kl_old, masked_log_ratio, ratio_metrics, reduce_loss
 
 
@@ -75,15 +73,11 @@ class SAPO(Objective):
         name = type(self).__name__
         if tau_pos <= 0 or tau_neg <= 0:
             raise ValueError(f"{name}: tau_pos and tau_neg must be > 0, got {tau_pos} and {tau_neg}")
-        if entropy_coef < 0:
-            raise ValueError(f"{name}: entropy_coef must be >= 0, got {entropy_coef}")
+        require_non_negative(self, entropy_coef=entropy_coef)
         self.tau_pos = tau_pos
         self.tau_neg = tau_neg
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
-
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return group_normalized_advantages(rewards)
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
         return sapo_loss(

@@ -16,45 +16,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from lit_rlvr.advantages import sequence_advantages
+from lit_rlvr.advantages import Advantages, sequence_advantages
 from lit_rlvr.aggregation import Aggregation
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.grpo import grpo_loss
+from lit_rlvr.objectives.surrogate import ClippedObjective
 from lit_rlvr.objectives.value_losses import bce_value_loss, prompt_critic_metrics
 
 
-def sequence_ppo_loss(
-    batch: PolicyBatch,
-    *,
-    clip_low: float,
-    clip_high: float,
-    dual_clip: float | None,
-    aggregation: Aggregation,
-    entropy_coef: float = 0.0,
-) -> ObjectiveOutput:
-    """`agg(-min(r A, clip(r) A))` per token, capped at `-c A` where A < 0; A = R - V broadcast.
-
-    Args:
-        batch: the micro-batch, every tensor `[N, T]`.
-        clip_low: eps_low of the token-ratio clip.
-        clip_high: eps_high of the token-ratio clip.
-        dual_clip: c of dual-clip PPO, or None.
-        aggregation: loss aggregation.
-        entropy_coef: c_H of the entropy bonus.
-    """
-    return grpo_loss(
-        batch,
-        clip_low=clip_low,
-        clip_high=clip_high,
-        aggregation=aggregation,
-        kl_coef=0.0,
-        kl_estimator="k3",
-        entropy_coef=entropy_coef,
-        dual_clip=dual_clip,
-    )
-
-
-class SequencePPO(Objective):
+class SequencePPO(ClippedObjective):
     """Sequence-Level PPO (arXiv 2604.08865; not Self-Play Preference Optimization).
 
     Args:
@@ -65,7 +33,6 @@ class SequencePPO(Objective):
         entropy_coef: weight of the entropy bonus.
     """
 
-    min_samples_per_prompt = 1
     critic_kind = "prompt"
 
     def __init__(
@@ -77,35 +44,25 @@ class SequencePPO(Objective):
         aggregation: Aggregation = "token_mean",
         entropy_coef: float = 0.0,
     ) -> None:
-        name = type(self).__name__
-        for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"{name}: {knob} must be in (0, 1), got {value}")
-        if dual_clip is not None and dual_clip <= 1.0:
-            raise ValueError(f"{name}: dual_clip must be > 1 or None, got {dual_clip}")
-        if entropy_coef < 0:
-            raise ValueError(f"{name}: entropy_coef must be >= 0, got {entropy_coef}")
-        self.clip_low = clip_low
-        self.clip_high = clip_high
-        self.dual_clip = dual_clip
-        self.aggregation = aggregation
-        self.entropy_coef = entropy_coef
+        super().__init__(
+            clip_low=clip_low,
+            clip_high=clip_high,
+            aggregation=aggregation,
+            entropy_coef=entropy_coef,
+            dual_clip=dual_clip,
+        )
 
-    def advantages(self, rewards: Tensor, value_logits: Tensor | None = None) -> Tensor:
-        """`[B, G]` advantages `R - sigmoid(logit)` from the prompt critic's pre-update `[B]` logits."""
-        if value_logits is None:
-            raise ValueError("SequencePPO needs the prompt critic's value_logits, taken before its update")
-        return sequence_advantages(rewards, value_logits)
+    def advantages(
+        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+    ) -> Advantages:
+        """`A = R - sigmoid(logit)` on every token, from the prompt critic's pre-update `[B]` logits.
+
+        The critic's targets are the `[B, G]` rewards themselves.
+        """
+        if values is None:
+            raise ValueError("SequencePPO needs the prompt critic's value logits, taken before its update")
+        sequence = sequence_advantages(rewards, values).reshape(-1)  # [N]
+        return Advantages(sequence[:, None].expand(mask.shape), rewards)
 
     value_loss = staticmethod(bce_value_loss)
     critic_metrics = staticmethod(prompt_critic_metrics)
-
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
-        return sequence_ppo_loss(
-            batch,
-            clip_low=self.clip_low,
-            clip_high=self.clip_high,
-            dual_clip=self.dual_clip,
-            aggregation=self.aggregation,
-            entropy_coef=self.entropy_coef,
-        )

@@ -19,13 +19,14 @@ Group-normalised advantage, `seq_mean_token_mean`, no KL; GSPO's base eps (3e-4 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation, masked_mean
-from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch
-from lit_rlvr.objectives.segments import DELIMITERS, segment_ids, segment_mean
+from lit_rlvr.objectives.base import Objective, ObjectiveOutput, PolicyBatch, require_non_negative
+from lit_rlvr.objectives.segments import DELIMITERS, delimiter_token_mask, segment_ids, segment_mean
 from lit_rlvr.objectives.surrogate import (
     approx_kl_old,
     clipped_surrogate,
@@ -39,6 +40,7 @@ from lit_rlvr.objectives.surrogate import (
 def sspo_loss(
     batch: PolicyBatch,
     *,
+    delimiter_mask: Tensor,
     clip_low: float,
     clip_high: float,
     entropy_alpha: float,
@@ -50,7 +52,8 @@ def sspo_loss(
     """`agg(-min(s_k A, clip(s_k, 1 - eps_low_k, 1 + eps_high_k) A))` with one ratio per subsentence.
 
     Args:
-        batch: the micro-batch, every tensor `[N, T]`; needs `completion_ids` and `delimiter_mask`.
+        batch: the micro-batch, every tensor `[N, T]`; needs `completion_ids`.
+        delimiter_mask: `[V]` bool, True for tokens whose text holds a delimiter (`delimiter_token_mask`).
         clip_low: base eps_low, scaled per segment.
         clip_high: base eps_high, scaled per segment.
         entropy_alpha: exponent of the entropy scaling; 0 turns adaptation off.
@@ -61,8 +64,8 @@ def sspo_loss(
     """
     mask = batch.mask
     assert batch.logp.shape == batch.logp_old.shape == batch.advantages.shape == mask.shape
-    assert batch.completion_ids is not None and batch.delimiter_mask is not None, "SSPO needs token ids"
-    segments = segment_ids(batch.completion_ids, batch.delimiter_mask, mask)  # [N, T]
+    assert batch.completion_ids is not None, "SSPO needs the completion's token ids"
+    segments = segment_ids(batch.completion_ids, delimiter_mask.to(mask.device), mask)  # [N, T]
     log_ratio = masked_log_ratio(batch.logp, batch.logp_old, mask)  # [N, T]
     segment_log_ratio = segment_mean(log_ratio, segments, mask)  # [N, T]: log s_k on each token of k
     entropy = segment_mean(torch.where(mask, batch.entropy.detach(), 0.0), segments, mask)
@@ -115,8 +118,9 @@ class SSPO(Objective):
         for knob, value in (("clip_low", clip_low), ("clip_high", clip_high)):
             if not 0.0 < value * max_scale < 1.0:
                 raise ValueError(f"{name}: {knob} x max_scale must be in (0, 1), got {value} x {max_scale}")
-        if entropy_alpha < 0 or entropy_ref <= 0:
-            raise ValueError(f"{name}: entropy_alpha must be >= 0 and entropy_ref > 0")
+        require_non_negative(self, entropy_alpha=entropy_alpha)
+        if entropy_ref <= 0:
+            raise ValueError(f"{name}: entropy_ref must be > 0, got {entropy_ref}")
         if not delimiters:
             raise ValueError(f"{name}: delimiters must not be empty")
         self.clip_low = clip_low
@@ -127,13 +131,19 @@ class SSPO(Objective):
         self.max_scale = max_scale
         self.delimiters = tuple(delimiters)
         self.aggregation = aggregation
+        self.delimiter_mask: Tensor | None = None  # [V], from `setup`
 
-    def advantages(self, rewards: Tensor) -> Tensor:
-        return group_normalized_advantages(rewards)
+    def setup(self, tokenizer: Any, vocab_size: int) -> None:
+        """Marks the tokens whose decoded text holds a delimiter, padded to `vocab_size` embedding rows."""
+        size = len(tokenizer)
+        found = delimiter_token_mask(tokenizer.batch_decode([[i] for i in range(size)]), self.delimiters)
+        self.delimiter_mask = torch.cat([found, found.new_zeros(max(vocab_size - size, 0))])
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        assert self.delimiter_mask is not None, "SSPO.setup(tokenizer, vocab_size) was not called"
         return sspo_loss(
             batch,
+            delimiter_mask=self.delimiter_mask,
             clip_low=self.clip_low,
             clip_high=self.clip_high,
             entropy_alpha=self.entropy_alpha,

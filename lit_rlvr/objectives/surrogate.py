@@ -1,4 +1,10 @@
-"""The PPO clipped surrogate shared by the token-ratio objectives (PPO, GRPO, DAPO, SPPO, ...)."""
+"""The PPO clipped surrogate, shared by every objective, and the base of the token-ratio objectives.
+
+`clipped_surrogate` is the per-unit formula (a unit is a token, a subsentence or a sequence whose
+ratio every token carries); `clipped_token_loss` is the whole token-ratio loss of PPO, GRPO, DAPO,
+Dr. GRPO, RLOO, REINFORCE++ and SPPO, which differ only in their advantage, knobs and defaults:
+each is a `ClippedObjective` whose file holds just that difference.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,14 @@ import torch
 from torch import Tensor
 
 from lit_rlvr.aggregation import Aggregation, aggregate, masked_mean
-from lit_rlvr.objectives.base import ObjectiveOutput, PolicyBatch
+from lit_rlvr.kl import KLEstimator, kl_estimate
+from lit_rlvr.objectives.base import (
+    Objective,
+    ObjectiveOutput,
+    PolicyBatch,
+    require_in_range,
+    require_non_negative,
+)
 
 # A log-ratio beyond +-20 nats means the sample is ~5e8 times more or less likely than when it was
 # drawn; exp() of it adds nothing but the risk of inf * 0 = NaN in the clipped branch.
@@ -146,3 +159,106 @@ def reduce_loss(
         torch.where(batch.mask, batch.entropy.detach(), 0.0), batch.mask
     )
     return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm), metrics)
+
+
+def clipped_token_loss(
+    batch: PolicyBatch,
+    *,
+    clip_low: float,
+    clip_high: float,
+    aggregation: Aggregation,
+    kl_coef: float = 0.0,
+    kl_estimator: KLEstimator = "k3",
+    entropy_coef: float = 0.0,
+    dual_clip: float | None = None,
+) -> ObjectiveOutput:
+    """`agg(-min(r A, clip(r, 1 - eps_low, 1 + eps_high) A) + beta KL(pi || pi_ref) - c_H H)` per token.
+
+    Args:
+        batch: the micro-batch, every tensor `[N, T]`.
+        clip_low: eps_low of the token-ratio clip.
+        clip_high: eps_high of the token-ratio clip.
+        aggregation: how tokens and sequences are averaged.
+        kl_coef: beta of the KL-to-reference term in the loss; 0 disables it.
+        kl_estimator: which per-token KL estimate.
+        entropy_coef: c_H of the entropy bonus.
+        dual_clip: c of dual-clip PPO, capping the loss of A < 0 tokens at -c A; None disables it.
+    """
+    assert batch.logp.shape == batch.logp_old.shape == batch.advantages.shape == batch.mask.shape
+    log_ratio = batch.logp - batch.logp_old
+    surrogate = clipped_surrogate(
+        log_ratio, batch.advantages, clip_low=clip_low, clip_high=clip_high, dual_clip=dual_clip
+    )
+    loss = surrogate.loss
+    metrics = surrogate_metrics(surrogate, log_ratio, batch.mask)
+    if kl_coef > 0:
+        assert batch.ref_logp is not None, "kl_coef > 0 needs reference log-probs"
+        # Padding is zeroed first: inf there would make k2's square or k3's exp NaN in the gradient.
+        kl = kl_estimate(
+            torch.where(batch.mask, batch.logp, 0.0),
+            torch.where(batch.mask, batch.ref_logp, 0.0),
+            kl_estimator,
+        )
+        loss = loss + kl_coef * kl
+        metrics["objective/kl_ref"] = masked_mean(kl.detach(), batch.mask)
+    if entropy_coef > 0:
+        loss = loss - entropy_coef * batch.entropy
+    metrics["objective/entropy"] = masked_mean(batch.entropy.detach(), batch.mask)
+    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm), metrics)
+
+
+class ClippedObjective(Objective):
+    """An objective whose loss is `clipped_token_loss`; subclasses give the advantage and the defaults.
+
+    Args:
+        clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
+        clip_high: eps_high, the token ratio's upper clip is `1 + clip_high`.
+        aggregation: loss aggregation over tokens and sequences.
+        kl_coef: beta of the KL to the reference; > 0 loads a frozen reference model.
+        kl_estimator: per-token KL estimator.
+        entropy_coef: weight of the entropy bonus.
+        dual_clip: c > 1 of dual-clip PPO for negative advantages; None disables it.
+    """
+
+    def __init__(
+        self,
+        *,
+        clip_low: float,
+        clip_high: float,
+        aggregation: Aggregation,
+        kl_coef: float = 0.0,
+        kl_estimator: KLEstimator = "k3",
+        entropy_coef: float = 0.0,
+        dual_clip: float | None = None,
+    ) -> None:
+        require_in_range(self, 0.0, 1.0, clip_low=clip_low, clip_high=clip_high)
+        require_non_negative(self, kl_coef=kl_coef, entropy_coef=entropy_coef)
+        if dual_clip is not None and dual_clip <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dual_clip must be > 1 or None, got {dual_clip}")
+        self.clip_low = clip_low
+        self.clip_high = clip_high
+        self.aggregation = aggregation
+        self.kl_coef = kl_coef
+        self.kl_estimator = kl_estimator
+        self.entropy_coef = entropy_coef
+        self.dual_clip = dual_clip
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.kl_coef > 0
+
+    @property
+    def kl_in_reward(self) -> bool:
+        return False
+
+    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        return clipped_token_loss(
+            batch,
+            clip_low=self.clip_low,
+            clip_high=self.clip_high,
+            aggregation=self.aggregation,
+            kl_coef=0.0 if self.kl_in_reward else self.kl_coef,
+            kl_estimator=self.kl_estimator,
+            entropy_coef=self.entropy_coef,
+            dual_clip=self.dual_clip,
+        )

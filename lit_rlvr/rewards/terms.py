@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from lit_rlvr.rewards.pool import RewardPool
+from lit_rlvr.workers import RewardPool
 
 
 @dataclass

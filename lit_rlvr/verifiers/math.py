@@ -2,7 +2,7 @@
 
 `verify` gives the same judgement with a status, so callers can count parse failures, timeouts
 and errors. Extraction and the common all-numeric case run in the calling process; anything that
-needs SymPy runs in a killable worker process (`lit_rlvr.rewards.pool`) under a hard deadline, so a
+needs SymPy runs in a killable worker process (`lit_rlvr.workers`) under a hard deadline, so a
 call returns within about `TIMEOUT_S` seconds whatever the input. Called from inside a daemonic
 worker (such as the reward pool's), the check runs in place: that worker is already killable, and
 daemonic processes may not start children.
@@ -17,9 +17,9 @@ import threading
 from fractions import Fraction
 from typing import Literal, NamedTuple
 
-from lit_rlvr.rewards.pool import RewardPool
 from lit_rlvr.verifiers.extract import answer_kind, extract_answer, gold_answer
 from lit_rlvr.verifiers.normalize import clean
+from lit_rlvr.workers import RewardPool
 
 TIMEOUT_S = 4.0  # leaves a second of the 5 s budget for starting a fresh worker after a kill
 

@@ -29,6 +29,17 @@ def make_batch(logp, logp_old, advantages, mask, *, ref_logp=None, entropy=None,
     )
 
 
+# Token ids 2 and 5 of `random_batch`'s vocabulary end an SSPO subsentence.
+DELIMITER_MASK = torch.zeros(11, dtype=torch.bool)
+DELIMITER_MASK[[2, 5]] = True
+
+
+def with_delimiters(objective, delimiter_mask=DELIMITER_MASK):
+    """An SSPO objective with the delimiter lookup `setup` would build from a tokenizer."""
+    objective.delimiter_mask = delimiter_mask
+    return objective
+
+
 def random_batch(seed=0, lengths=(7, 3, 1, 5, 2, 6), width=8, vocab=11, spread=0.3):
     """A ragged batch with per-sequence advantages, a reference, entropies and token ids (SSPO)."""
     gen = torch.Generator().manual_seed(seed)
@@ -37,8 +48,6 @@ def random_batch(seed=0, lengths=(7, 3, 1, 5, 2, 6), width=8, vocab=11, spread=0
     logp_old = -torch.rand(n, width, generator=gen, dtype=DTYPE) * 3 - 0.1
     logp = logp_old + torch.randn(n, width, generator=gen, dtype=DTYPE) * spread
     advantages = torch.randn(n, 1, generator=gen, dtype=DTYPE).expand(n, width)
-    delimiter_mask = torch.zeros(vocab, dtype=torch.bool)
-    delimiter_mask[[2, 5]] = True
     return make_batch(
         logp,
         logp_old,
@@ -48,7 +57,6 @@ def random_batch(seed=0, lengths=(7, 3, 1, 5, 2, 6), width=8, vocab=11, spread=0
         entropy=torch.rand(n, width, generator=gen, dtype=DTYPE) * 2,
         max_len=width + 2,
         completion_ids=torch.randint(0, vocab, (n, width), generator=gen),
-        delimiter_mask=delimiter_mask,
     )
 
 
@@ -56,7 +64,7 @@ def rows(batch, start, stop):
     """Rows `start:stop` of `batch` as a micro-batch that keeps the whole batch's norms."""
     fields = {}
     for name, value in batch._asdict().items():
-        is_rowwise = torch.is_tensor(value) and value.dim() == 2 and name != "delimiter_mask"
+        is_rowwise = torch.is_tensor(value) and value.dim() == 2
         fields[name] = value[start:stop] if is_rowwise else value
     return type(batch)(**fields)
 

@@ -12,7 +12,7 @@ from lit_rlvr.objectives import GRPO, DrGRPO
 def test_advantage_is_group_centred_without_std():
     rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [3.0, 1.0, 1.0, 1.0]])
     assert torch.equal(
-        DrGRPO().advantages(rewards), torch.tensor([[0.5, -0.5, -0.5, 0.5], [1.5, -0.5, -0.5, -0.5]])
+        DrGRPO().sequence_advantages(rewards), torch.tensor([[0.5, -0.5, -0.5, 0.5], [1.5, -0.5, -0.5, -0.5]])
     )
 
 

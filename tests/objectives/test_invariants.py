@@ -9,7 +9,7 @@ import inspect
 
 import pytest
 import torch
-from objective_helpers import random_batch, rows, with_garbage_under_mask
+from objective_helpers import random_batch, rows, with_delimiters, with_garbage_under_mask
 
 import lit_rlvr.objectives as registry
 from lit_rlvr.objectives import (
@@ -36,7 +36,7 @@ OBJECTIVES = {
     "dapo": DAPO(entropy_coef=0.01),
     "gspo": GSPO(clip_low=0.05, clip_high=0.08),
     "gspo_token": GSPOToken(clip_low=0.05, clip_high=0.08),
-    "sspo": SSPO(clip_low=0.05, clip_high=0.08),
+    "sspo": with_delimiters(SSPO(clip_low=0.05, clip_high=0.08)),
     "sequence_ppo": SequencePPO(),
     "ppo_kl_in_loss": PPO(kl_placement="loss", kl_coef=0.05, kl_estimator="k3"),
     "gmpo": GMPO(clip_low=0.2, clip_high=0.2),

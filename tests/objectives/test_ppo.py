@@ -14,16 +14,14 @@ from lit_rlvr.objectives.value_losses import clipped_value_loss
 MASK = torch.tensor([[True, True, True], [True, False, False]])
 
 
-def test_token_advantages_with_kl_in_the_reward():
+def test_advantages_with_kl_in_the_reward():
     # beta 0.1, KL 1 per token: rewards (-0.1, -0.1, 1 - 0.1) and (0 - 0.1 + 0.0) for a 0-reward sequence.
     # gamma = lam = 1, values 0: advantages are rewards-to-go (0.7, 0.8, 0.9) and (-0.1); returns equal them.
     ppo = PPO(kl_coef=0.1, whiten_advantages=False)
-    out = ppo.token_advantages(
-        torch.tensor([[1.0], [0.0]]), MASK, kl=torch.ones(2, 3), values=torch.zeros(2, 3)
-    )
+    out = ppo.advantages(torch.tensor([[1.0], [0.0]]), MASK, kl=torch.ones(2, 3), values=torch.zeros(2, 3))
     assert torch.allclose(out.advantages, torch.tensor([[0.7, 0.8, 0.9], [-0.1, 0.0, 0.0]]))
     assert torch.allclose(out.returns, out.advantages)
-    whitened = PPO(kl_coef=0.1).token_advantages(
+    whitened = PPO(kl_coef=0.1).advantages(
         torch.tensor([[1.0], [0.0]]), MASK, kl=torch.ones(2, 3), values=torch.zeros(2, 3)
     )
     assert whitened.advantages[MASK].mean().abs() < 1e-6 and torch.equal(whitened.returns, out.returns)
@@ -31,7 +29,7 @@ def test_token_advantages_with_kl_in_the_reward():
 
 def test_kl_in_the_loss_leaves_the_reward_alone():
     ppo = PPO(kl_placement="loss", kl_coef=0.1, whiten_advantages=False)
-    out = ppo.token_advantages(torch.tensor([[1.0], [0.0]]), MASK, values=torch.zeros(2, 3))
+    out = ppo.advantages(torch.tensor([[1.0], [0.0]]), MASK, values=torch.zeros(2, 3))
     assert torch.allclose(out.advantages, torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
     # In the loss: k3 with logp = log 0.5, ref = log 0.25 -> beta (log 2 - 0.5), as GRPO.
     batch = make_batch([[math.log(0.5)]], [[math.log(0.5)]], [[0.0]], [[1]], ref_logp=[[math.log(0.25)]])
@@ -94,8 +92,8 @@ def test_adaptive_kl_controller_and_checkpoint():
 
 
 def test_advantages_without_critic_are_refused():
-    with pytest.raises(TypeError, match="token_advantages"):
-        PPO().advantages(torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="critic's values"):
+        PPO().advantages(torch.zeros(2, 1), MASK)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ def test_leave_one_out_matches_a_loop():
     assert torch.allclose(leave_one_out_advantages(rewards), torch.tensor(expected, dtype=torch.float64))
     # rewards 1,0,0,1: 1 - 1/3 = 2/3 and 0 - 2/3 = -2/3.
     assert torch.allclose(
-        RLOO().advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0]])), torch.tensor([[2, -2, -2, 2]]) / 3
+        RLOO().sequence_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0]])), torch.tensor([[2, -2, -2, 2]]) / 3
     )
 
 

@@ -15,10 +15,13 @@ def test_advantage_is_reward_minus_predicted_success():
     logits = torch.tensor([0.0, math.log(3.0)])  # V = 0.5, 0.75
     assert torch.allclose(sequence_advantages(torch.tensor([1.0, 0.0]), logits), torch.tensor([0.5, -0.75]))
     # G samples per prompt share the prompt's baseline.
-    grouped = SequencePPO().advantages(torch.tensor([[1.0, 0.0], [0.0, 0.0]]), logits)
-    assert torch.allclose(grouped, torch.tensor([[0.5, -0.5], [-0.75, -0.75]]))
-    with pytest.raises(ValueError, match="value_logits"):
-        SequencePPO().advantages(torch.tensor([[1.0]]))
+    rewards, mask = torch.tensor([[1.0, 0.0], [0.0, 0.0]]), torch.ones(4, 3, dtype=torch.bool)
+    grouped = SequencePPO().advantages(rewards, mask, values=logits)
+    expected = torch.tensor([0.5, -0.5, -0.75, -0.75])[:, None].expand(4, 3)
+    assert torch.allclose(grouped.advantages, expected)
+    assert grouped.returns is rewards  # the critic's BCE targets
+    with pytest.raises(ValueError, match="value logits"):
+        SequencePPO().advantages(torch.tensor([[1.0]]), torch.ones(1, 3, dtype=torch.bool))
 
 
 def test_bce_target_by_hand():
