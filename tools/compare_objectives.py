@@ -1,18 +1,40 @@
-"""Compare objectives side by side: a grid of their metrics against the step and a summary table.
+"""Compare objectives as an experiment: named arms, several seeds, one axis of training done, a summary.
 
-Train each config in turn with the same overrides (same seed, same budget), then compare:
+An arm is a config plus its own overrides, so two arms can come from one config. Each arm trains
+once per seed (`--seed_everything`, `--model.seed` and `--data.seed` set to it) into
+`<out>/<arm>/seed<S>`, then every arm is compared on an axis of steps, completions sampled or
+training seconds (validation excluded), with the mean over seeds and a standard-error band:
 
-    python tools/compare_objectives.py --configs configs/grpo.yaml configs/dr_grpo.yaml configs/dapo.yaml \
-        --out runs/compare -- --trainer.max_steps=30
+    python tools/compare_objectives.py --experiment configs/experiments/sppo_claim.yaml
+    python tools/compare_objectives.py --arm grpo=configs/grpo.yaml \\
+        --arm 'sppo_frozen=configs/sppo.yaml --model.critic.lr=0' \\
+        --seeds 0 1 2 --x_axis samples --target_accuracy 0.5 --out runs/sppo -- --trainer.max_steps=30
 
-or compare runs already trained (`NAME=DIR`, or a bare `DIR` named after its folder):
+An experiment file holds the same (command-line values win; shared `args` come before those after `--`):
 
-    python tools/compare_objectives.py --runs runs/grpo dapo=runs/dapo --smooth 0.6
+    arms:                     # name -> config (a path or a list of them) and its own overrides
+      grpo: {config: configs/grpo.yaml}
+      sppo_frozen: {config: configs/sppo.yaml, args: [--model.critic.lr=0]}
+    args: [--trainer.max_steps=30]   # every arm's overrides
+    seeds: [0, 1, 2]
+    x_axis: samples                  # step | samples | seconds
+    target_accuracy: 0.5
+    metrics: [val/accuracy, reward/mean]
+    out: runs/sppo                   # default runs/experiments/<file name>
 
-Writes `<out>/compare.png` (one subplot per metric, one line per objective) and `<out>/summary.csv`
-(also printed as markdown): steps, wall time, final and best `val/accuracy` and the mean
-`reward/mean` over the last `--last` steps of each objective. Needs matplotlib:
-`pip install -e '.[tools]'`.
+`--configs A.yaml B.yaml` is an arm per config named after its file; without `--seeds` each arm
+trains once, as configured, into `<out>/<arm>`. `--runs [NAME=]DIR ...` compares arms already
+trained (a DIR with `seed<S>` folders is one arm over those seeds):
+
+    python tools/compare_objectives.py --runs runs/sppo/grpo runs/sppo/sppo_frozen --x_axis seconds
+
+Writes `<out>/compare.png` (one subplot per metric, one line per arm) and `<out>/summary.csv`
+(also printed as markdown): per arm, mean and standard error over seeds of steps, completions
+sampled, training and wall seconds, final and best `val/accuracy`, the mean `reward/mean` over the
+last `--last` steps and, with `--target_accuracy`, the steps, samples and training seconds at the
+first validation at or above it. Validation points fall where the runs validated; arms whose
+steps cost differently validate at the same samples or seconds with
+`lit_rlvr.callbacks.ValidationSchedule`. Needs matplotlib: `pip install -e '.[tools]'`.
 """
 
 from __future__ import annotations
@@ -24,11 +46,13 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator, ScalarEvent
+import yaml
+from run_curves import AXES, AXIS_LABELS, Axis, Band, Run, band, curve, load_arms, mean_se, summarize
 
 DEFAULT_METRICS = (
     "reward/mean",
@@ -47,97 +71,109 @@ DEFAULT_METRICS = (
 # Lines with this many points or fewer get markers: validation is logged every few steps, and a
 # single point would otherwise not be drawn at all.
 MARKER_POINTS = 30
+EXPERIMENT_KEYS = {"arms", "args", "seeds", "x_axis", "target_accuracy", "metrics", "out"}
 
 
 @dataclass
-class Run:
-    """The scalars of one TensorBoard log folder (`lightning_logs/version_N`)."""
+class Arm:
+    """One line of the comparison: configs and the overrides that set this arm apart."""
 
     name: str
-    path: Path
-    scalars: dict[str, list[ScalarEvent]]  # tag -> events in logging order
+    configs: list[Path]
+    args: list[str] = field(default_factory=list)
 
 
-def version_dirs(root: Path, all_versions: bool) -> list[Path]:
-    """The `version_N` folders under a run's `default_root_dir` (or `lightning_logs`), newest last.
+@dataclass
+class Experiment:
+    """Everything a comparison needs: the arms (to train) or runs (to read), and how to show them."""
 
-    Args:
-        root: a run's `default_root_dir`, its `lightning_logs` folder, or a version folder itself.
-        all_versions: every version instead of only the latest.
+    arms: list[Arm]
+    args: list[str]  # every arm's overrides, before its own
+    seeds: list[int] | None
+    x_axis: Axis
+    target_accuracy: float | None
+    metrics: list[str]
+    out: Path
+
+
+def arm_spec(text: str) -> Arm:
+    """argparse type of `--arm`: `NAME=CONFIG [overrides...]`, split as a shell would."""
+    words = shlex.split(text)
+    name, sep, config = words[0].partition("=") if words else ("", "", "")
+    if not (sep and name and config):
+        raise argparse.ArgumentTypeError(f"--arm takes 'NAME=CONFIG [overrides...]', got {text!r}")
+    return Arm(name, [Path(config)], words[1:])
+
+
+def read_experiment(path: Path) -> dict[str, Any]:
+    """The experiment file's settings, its arms as `Arm`s.
 
     Raises:
-        FileNotFoundError: `root` is missing or holds no version folder with event files.
+        ValueError: an unknown key, or arms that are not `name: {config: ..., args: [...]}`.
     """
-    if not root.is_dir():
-        raise FileNotFoundError(f"run folder {root} does not exist")
-    if any(root.glob("events.out.tfevents.*")):
-        return [root]
-    logs = root / "lightning_logs" if (root / "lightning_logs").is_dir() else root
-    versions = [
-        d
-        for d in logs.glob("version_*")
-        if d.name[len("version_") :].isdigit() and any(d.glob("events.out.tfevents.*"))
-    ]
-    if not versions:
-        raise FileNotFoundError(
-            f"no TensorBoard event files under {root} (looked for {logs}/version_N/events.out.tfevents.*; "
-            "lit-rlvr fit writes them under <trainer.default_root_dir>/lightning_logs)"
-        )
-    versions.sort(key=lambda d: int(d.name[len("version_") :]))
-    return versions if all_versions else versions[-1:]
+    spec = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(spec, dict) or set(spec) - EXPERIMENT_KEYS:
+        unknown = sorted(set(spec) - EXPERIMENT_KEYS) if isinstance(spec, dict) else spec
+        raise ValueError(f"{path}: unknown keys {unknown}; an experiment takes {sorted(EXPERIMENT_KEYS)}")
+    arms = spec.get("arms")
+    if not isinstance(arms, dict) or not arms:
+        raise ValueError(f"{path}: `arms` must map each arm's name to {{config: PATH, args: [...]}}")
+    spec["arms"] = []
+    for name, arm in arms.items():
+        if not isinstance(arm, dict) or "config" not in arm or set(arm) - {"config", "args"}:
+            raise ValueError(
+                f"{path}: arm {name!r} must be {{config: PATH or [PATHS], args: [...]}}, got {arm}"
+            )
+        configs = arm["config"] if isinstance(arm["config"], list) else [arm["config"]]
+        spec["arms"].append(Arm(str(name), [Path(c) for c in configs], [str(a) for a in arm.get("args", [])]))
+    spec["args"] = [str(a) for a in spec.get("args", [])]
+    return spec
 
 
-def read_scalars(folder: Path) -> dict[str, list[ScalarEvent]]:
-    """Every scalar of the event files in `folder` (fit and the validations around it), per tag."""
-    events = EventAccumulator(str(folder), size_guidance={SCALARS: 0})
-    events.Reload()
-    return {tag: events.Scalars(tag) for tag in events.Tags()[SCALARS]}
+def train(experiment: Experiment) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Runs `python -m lit_rlvr fit` for each arm and seed in turn, printing a progress line per run.
 
-
-def load_runs(specs: list[tuple[str, Path]], all_versions: bool) -> list[Run]:
-    """Reads the runs named by `(name, folder)` pairs; with `all_versions`, one run per version."""
-    runs = []
-    for name, root in specs:
-        for folder in version_dirs(root, all_versions):
-            label = f"{name}/{folder.name}" if all_versions else name
-            runs.append(Run(label, folder, read_scalars(folder)))
-    return runs
-
-
-def parse_run_spec(spec: str) -> tuple[str, Path]:
-    """`NAME=DIR` -> (NAME, DIR); a bare `DIR` is named after its last folder."""
-    name, sep, path = spec.partition("=")
-    return (name, Path(path)) if sep else (Path(spec).resolve().name, Path(spec))
-
-
-def train(configs: list[Path], fit_args: list[str], out: Path) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Runs `python -m lit_rlvr fit` for each config in turn, each under `out/<config stem>`.
-
-    Args:
-        configs: the experiment YAMLs, one per objective.
-        fit_args: overrides passed to every run (same seed and budget for a fair comparison).
-        out: the folder that receives one `default_root_dir` per config.
+    Each run gets the arm's configs, the shared overrides, the arm's own, then the seed's and the
+    output folder (`<out>/<arm>/seed<S>`, or `<out>/<arm>` without seeds), later ones winning.
 
     Returns:
-        The `(name, default_root_dir)` of the runs that finished, and the names of those that failed.
+        The `(arm, folder)` of each run that finished, and the labels of those that failed.
     """
-    finished, failed = [], []
-    for i, config in enumerate(configs, 1):
-        root = out / config.stem
-        # The output folder comes last so that it wins over the config's and fit_args' own.
-        command = [sys.executable, "-m", "lit_rlvr", "fit", f"--config={config}", *fit_args]
-        command.append(f"--trainer.default_root_dir={root}")
-        print(f"[{i}/{len(configs)}] {config.stem}: {shlex.join(command)}", flush=True)
-        started = time.monotonic()
+    seeds = experiment.seeds if experiment.seeds is not None else [None]
+    total = len(experiment.arms) * len(seeds)
+    finished: list[tuple[str, Path]] = []
+    failed: list[str] = []
+    started = time.monotonic()
+    for i, (arm, seed) in enumerate(((arm, seed) for arm in experiment.arms for seed in seeds), 1):
+        root = experiment.out / arm.name
+        label, seed_args = arm.name, []
+        if seed is not None:
+            root, label = root / f"seed{seed}", f"{arm.name} seed {seed}"
+            seed_args = [f"--seed_everything={seed}", f"--model.seed={seed}", f"--data.seed={seed}"]
+        command = [sys.executable, "-m", "lit_rlvr", "fit", *(f"--config={c}" for c in arm.configs)]
+        command += [*experiment.args, *arm.args, *seed_args, f"--trainer.default_root_dir={root}"]
+        elapsed = time.monotonic() - started
+        left = f", about {clock(elapsed / (i - 1) * (total - i + 1))} left" if i > 1 else ""
+        print(f"[{i}/{total}] {label}: starting at {clock(elapsed)}{left}: {shlex.join(command)}", flush=True)
+        run_started = time.monotonic()
         code = subprocess.run(command).returncode
-        took = time.monotonic() - started
+        took, elapsed = time.monotonic() - run_started, clock(time.monotonic() - started)
         if code:
-            print(f"[{i}/{len(configs)}] {config.stem} FAILED (exit {code}) after {took:.0f} s", flush=True)
-            failed.append(config.stem)
+            print(f"[{i}/{total}] {label} FAILED (exit {code}) after {took:.0f} s, at {elapsed}", flush=True)
+            failed.append(label)
         else:
-            print(f"[{i}/{len(configs)}] {config.stem} done in {took:.0f} s", flush=True)
-            finished.append((config.stem, root))
+            print(f"[{i}/{total}] {label} done in {took:.0f} s, at {elapsed}", flush=True)
+            finished.append((arm.name, root))
     return finished, failed
+
+
+def clock(seconds: float) -> str:
+    """`1h02m03s`, `2m03s` or `3s`."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return (
+        f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
 
 
 def ema(values: list[float], weight: float) -> list[float]:
@@ -149,8 +185,23 @@ def ema(values: list[float], weight: float) -> list[float]:
     return smoothed
 
 
-def plot(pyplot: ModuleType, runs: list[Run], metrics: list[str], path: Path, smooth: float) -> None:
-    """Writes one subplot per metric, one line per run against the step, to a PNG at `path`."""
+def arm_band(runs: list[Run], metric: str, axis: Axis, smooth: float) -> Band | None:
+    """The arm's metric over its seeds (each smoothed first), or None when no seed logged it."""
+    curves = []
+    for run in runs:
+        x, values = curve(run, metric, axis)
+        if len(values):
+            curves.append((x, ema(list(values), smooth) if smooth else values))
+    return band(curves) if curves else None
+
+
+def plot(pyplot: ModuleType, arms: dict[str, list[Run]], metrics: list[str], experiment: Experiment,
+         smooth: float) -> list[str]:  # fmt: skip
+    """Writes one subplot per metric, one line (mean over seeds, standard-error band) per arm.
+
+    Returns:
+        A note for each arm and metric whose seeds share no stretch of the axis (not drawn).
+    """
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
     fig, axes = pyplot.subplots(
@@ -158,35 +209,44 @@ def plot(pyplot: ModuleType, runs: list[Run], metrics: list[str], path: Path, sm
     )
     for ax in axes.flat[len(metrics) :]:
         ax.set_visible(False)
+    notes = []
     for ax, metric in zip(axes.flat, metrics, strict=False):
-        for i, run in enumerate(runs):
-            points = run.scalars.get(metric)
-            if not points:
+        for i, (name, runs) in enumerate(arms.items()):
+            if not any(metric in run.scalars for run in runs):
                 continue
-            values = [e.value for e in points]
-            ax.plot(
-                [e.step for e in points],
-                ema(values, smooth) if smooth else values,
-                color=f"C{i}",
-                marker="o" if len(points) <= MARKER_POINTS else None,
-                markersize=3,
-            )
+            line = arm_band(runs, metric, experiment.x_axis, smooth)
+            if line is None:
+                notes.append(
+                    f"{metric}: the seeds of {name} share no stretch of the {experiment.x_axis} axis"
+                )
+                continue
+            marker = "o" if len(line.x) <= MARKER_POINTS else None
+            ax.plot(line.x, line.mean, color=f"C{i}", marker=marker, markersize=3)
+            if line.seeds > 1:
+                ax.fill_between(line.x, line.mean - line.se, line.mean + line.se, color=f"C{i}", alpha=0.2)
         ax.set_title(metric)
-        ax.set_xlabel("step")
-        ax.xaxis.set_major_locator(pyplot.MaxNLocator(integer=True))
+        ax.set_xlabel(AXIS_LABELS[experiment.x_axis])
+        if experiment.x_axis != "seconds":
+            ax.xaxis.set_major_locator(pyplot.MaxNLocator(integer=True))
+        if metric == "val/accuracy" and experiment.target_accuracy is not None:
+            ax.axhline(experiment.target_accuracy, color="grey", linestyle="--", linewidth=0.8)
         ax.grid(alpha=0.3)
-    handles = [pyplot.Line2D([], [], color=f"C{i}") for i in range(len(runs))]
-    fig.legend(handles, [run.name for run in runs], loc="outside upper center", ncols=min(len(runs), 6))
-    fig.savefig(path, dpi=100)
+    handles = [pyplot.Line2D([], [], color=f"C{i}") for i in range(len(arms))]
+    labels = [
+        name if len(runs) == 1 else f"{name} ({len(runs)} seeds, mean ± SE)" for name, runs in arms.items()
+    ]
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(arms), 4))
+    fig.savefig(experiment.out / "compare.png", dpi=100)
     pyplot.close(fig)
+    return notes
 
 
-def present_metrics(runs: list[Run], metrics: list[str]) -> tuple[list[str], list[str]]:
-    """The metrics at least one run logged, and a note for each metric missing from some run."""
+def present_metrics(arms: dict[str, list[Run]], metrics: list[str]) -> tuple[list[str], list[str]]:
+    """The metrics at least one run logged, and a note for each metric missing from some arm."""
     present, notes = [], []
     for metric in metrics:
-        missing = [run.name for run in runs if metric not in run.scalars]
-        if len(missing) == len(runs):
+        missing = [name for name, runs in arms.items() if not any(metric in run.scalars for run in runs)]
+        if len(missing) == len(arms):
             notes.append(f"{metric}: logged by no run, skipped")
             continue
         present.append(metric)
@@ -195,52 +255,48 @@ def present_metrics(runs: list[Run], metrics: list[str]) -> tuple[list[str], lis
     return present, notes
 
 
-def summarize(run: Run, last: int) -> dict[str, object]:
-    """One summary row: steps, wall time, final and best validation accuracy, late mean reward.
+def summary_row(name: str, runs: list[Run], last: int, target: float | None) -> dict[str, object]:
+    """An arm's summary: each value's mean over seeds and, with several seeds, its standard error (`_se`).
 
-    Args:
-        run: the run to summarize.
-        last: how many of the last logged `reward/mean` points to average.
-
-    Returns:
-        The row; a value whose metric was not logged is None.
+    A `*_to_target` value is averaged over the seeds that reached the target; `reached_target`
+    counts them.
     """
-    rewards = run.scalars.get("reward/mean", [])
-    accuracy = run.scalars.get("val/accuracy", [])
-    times = [e.wall_time for points in run.scalars.values() for e in points]
-    return {
-        "objective": run.name,
-        # Training metrics are logged at steps 0..n-1 (every step, unless log_every_n_steps says otherwise).
-        "steps": rewards[-1].step + 1 if rewards else None,
-        "wall_time_s": max(times) - min(times) if times else None,
-        "val_accuracy_final": accuracy[-1].value if accuracy else None,
-        "val_accuracy_best": max(e.value for e in accuracy) if accuracy else None,
-        f"reward_mean_last_{last}": sum(e.value for e in rewards[-last:]) / len(rewards[-last:])
-        if rewards
-        else None,
-    }
+    per_seed = [summarize(run, last, target) for run in runs]
+    row: dict[str, object] = {"objective": name, "seeds": len(runs)}
+    for key in per_seed[0]:
+        row[key], se = mean_se([values[key] for values in per_seed])
+        if len(runs) > 1:
+            row[f"{key}_se"] = se
+    if target is not None:
+        row["reached_target"] = (
+            f"{sum(values['samples_to_target'] is not None for values in per_seed)}/{len(runs)}"
+        )
+    return row
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
-    """The summary rows as a markdown table (floats to 3 decimals, a missing value as n/a)."""
+    """The summary rows as a markdown table: `mean ± se`, floats to 3 decimals, a target not reached so."""
 
-    def cell(value: object) -> str:
+    def cell(row: dict[str, object], key: str) -> str:
+        value, se = row[key], row.get(f"{key}_se")
         if value is None:
-            return "n/a"
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+            return "not reached" if key.endswith("_to_target") else "n/a"
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        return f"{text} ± {se:.3f}" if isinstance(se, float) else text
 
-    header = list(rows[0])
+    header = [key for key in rows[0] if not key.endswith("_se")]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(row[key]) for key in header) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(row, key) for key in header) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def write_csv(rows: list[dict[str, object]], path: Path) -> None:
-    """Writes the summary rows as CSV, a missing value as an empty cell."""
+    """Writes the summary rows as CSV, a missing value (or a target not reached) as an empty cell."""
+    fields = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(file, fieldnames=fields)
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        writer.writerows({k: "" if row.get(k) is None else row[k] for k in fields} for row in rows)
 
 
 def load_pyplot() -> ModuleType:
@@ -265,21 +321,23 @@ def smoothing_weight(text: str) -> float:
     return weight
 
 
-def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """The script's own arguments, and the `lit-rlvr fit` overrides after `--`."""
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Experiment]:
+    """The script's own arguments, and the experiment they (and an experiment file) describe."""
     own, fit_args = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--runs", nargs="+", metavar="[NAME=]DIR", help="runs' default_root_dir to compare")
-    source.add_argument(
-        "--configs", nargs="+", type=Path, metavar="YAML", help="configs to train, then compare"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path("runs/compare"), help="where the PNG, CSV (and runs) go"
-    )
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="metric tags to plot")
+    source.add_argument("--runs", nargs="+", metavar="[NAME=]DIR", help="arms already trained, to compare")
+    source.add_argument("--configs", nargs="+", type=Path, metavar="YAML", help="an arm per config")
+    source.add_argument("--arm", action="append", type=arm_spec, metavar="'NAME=YAML [overrides]'",
+                        help="an arm from a config and its own overrides (repeat for each arm)")  # fmt: skip
+    source.add_argument("--experiment", type=Path, metavar="YAML", help="an experiment file (see above)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="train each arm once per seed")
+    parser.add_argument("--x_axis", choices=AXES, help="what the plots' x counts (default: step)")
+    parser.add_argument("--target_accuracy", type=float, help="report what reaching this val/accuracy took")
+    parser.add_argument("--out", type=Path, help="where the PNG, CSV (and runs) go (default: runs/compare)")
+    parser.add_argument("--metrics", nargs="+", help="metric tags to plot (default: a standard dozen)")
     parser.add_argument(
         "--smooth", type=smoothing_weight, default=0.0, help="EMA weight for the plot, in [0, 1)"
     )
@@ -288,47 +346,79 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args = parser.parse_args(own)
     if args.last < 1:
         parser.error(f"--last takes a number of steps >= 1, got {args.last}")
-    if fit_args and not args.configs:
-        parser.error("fit overrides after `--` need --configs")
-    if args.configs:
-        for config in args.configs:
+    if args.runs and (fit_args or args.seeds):
+        parser.error(
+            "--runs compares runs already trained: fit overrides after `--` and --seeds need arms to train"
+        )
+    spec: dict[str, Any] = {}
+    if args.experiment:
+        try:
+            spec = read_experiment(args.experiment)
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            parser.error(str(error))
+    arms = spec.get("arms") or args.arm or [Arm(c.stem, [c]) for c in args.configs or []]
+    for arm in arms:
+        for config in arm.configs:
             if not config.is_file():
-                parser.error(f"config {config} does not exist")
-        stems = [config.stem for config in args.configs]
-        if len(set(stems)) != len(stems):
-            parser.error(f"configs must have distinct file names (each trains into --out/<name>): {stems}")
-    return args, fit_args
+                parser.error(f"config {config} of arm {arm.name} does not exist")
+    names = [arm.name for arm in arms]
+    if len(set(names)) != len(names) or any("/" in name or name.startswith(".") for name in names):
+        parser.error(
+            f"arms need distinct names that are folder names (each trains into --out/<name>): {names}"
+        )
+    default_out = Path("runs/experiments") / args.experiment.stem if args.experiment else Path("runs/compare")
+    x_axis = args.x_axis or spec.get("x_axis", "step")
+    if x_axis not in AXES:
+        parser.error(f"x_axis takes one of {', '.join(AXES)}, got {x_axis!r}")
+    experiment = Experiment(
+        arms=arms,
+        args=[*spec.get("args", []), *fit_args],
+        seeds=args.seeds or spec.get("seeds"),
+        x_axis=x_axis,
+        target_accuracy=args.target_accuracy
+        if args.target_accuracy is not None
+        else spec.get("target_accuracy"),
+        metrics=args.metrics or spec.get("metrics") or list(DEFAULT_METRICS),
+        out=args.out or Path(spec.get("out", default_out)),
+    )
+    return args, experiment
 
 
 def main(argv: list[str]) -> int:
     """Runs the comparison; returns 1 when a training run failed, after comparing the others."""
-    args, fit_args = parse_args(argv)
+    args, experiment = parse_args(argv)
     pyplot = load_pyplot()
-    args.out.mkdir(parents=True, exist_ok=True)
+    experiment.out.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
-    if args.configs:
-        specs, failed = train(args.configs, fit_args, args.out)
+    if experiment.arms:
+        specs, failed = train(experiment)
         if not specs:
             sys.exit(f"compare_objectives.py: every run failed: {', '.join(failed)}")
     else:
         specs = [parse_run_spec(spec) for spec in args.runs]
     try:
-        runs = load_runs(specs, args.all_versions)
-    except FileNotFoundError as error:
+        arms = load_arms(specs, args.all_versions)
+        metrics, notes = present_metrics(arms, experiment.metrics)
+        if not metrics:
+            sys.exit(f"compare_objectives.py: none of the metrics {experiment.metrics} was logged by any run")
+        notes += plot(pyplot, arms, metrics, experiment, args.smooth)
+        rows = [summary_row(name, runs, args.last, experiment.target_accuracy) for name, runs in arms.items()]
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"compare_objectives.py: {error}")
-    metrics, notes = present_metrics(runs, args.metrics)
     for note in notes:
         print(f"note: {note}")
-    if not metrics:
-        sys.exit(f"compare_objectives.py: none of the metrics {args.metrics} was logged by any run")
-    plot(pyplot, runs, metrics, args.out / "compare.png", args.smooth)
-    rows = [summarize(run, args.last) for run in runs]
-    write_csv(rows, args.out / "summary.csv")
+    write_csv(rows, experiment.out / "summary.csv")
     print(markdown(rows))
-    print(f"wrote {args.out / 'compare.png'} and {args.out / 'summary.csv'}")
+    print(f"wrote {experiment.out / 'compare.png'} and {experiment.out / 'summary.csv'}")
     if failed:
         print(f"failed runs (not compared): {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def parse_run_spec(spec: str) -> tuple[str, Path]:
+    """`NAME=DIR` -> (NAME, DIR); a bare `DIR` is named after its last folder."""
+    name, sep, path = spec.partition("=")
+    return (name, Path(path)) if sep else (Path(spec).resolve().name, Path(spec))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,218 @@
+"""Trained runs as curves on one axis (steps, completions sampled or training seconds), averaged over seeds.
+
+The reading side of `tools/compare_objectives.py`. A run is one TensorBoard folder written by
+`lit-rlvr fit`; every training step logs `perf/step_s` (its seconds: generation, verification,
+scoring, updates; validation excluded) and `perf/completions_per_s`, whose product is the number
+of completions the step sampled (those of rank 0's process when several train). A run's progress
+after each step is therefore known on all three axes, and each logged point is placed there:
+
+- a training metric logged at step `s` (0-based) lies after `s + 1` steps;
+- a `val/` metric lies after the training steps logged before it (by wall time), since Lightning
+  logs a validation during fit at the step it follows, and the one before fit at step 0 too.
+
+Seeds of an arm are put on a common grid (every x of any seed, within the range all seeds cover),
+linearly interpolated, and reduced to their mean and standard error.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator, ScalarEvent
+
+Axis = Literal["step", "samples", "seconds"]
+AXES: tuple[Axis, ...] = get_args(Axis)
+AXIS_LABELS = {"step": "optimizer steps", "samples": "completions sampled", "seconds": "training seconds"}
+
+
+@dataclass
+class Run:
+    """The scalars of one TensorBoard log folder (`lightning_logs/version_N`)."""
+
+    name: str
+    path: Path
+    scalars: dict[str, list[ScalarEvent]]  # tag -> events in logging order
+
+
+def version_dirs(root: Path, all_versions: bool) -> list[Path]:
+    """The `version_N` folders under a run's `default_root_dir` (or `lightning_logs`), newest last.
+
+    Args:
+        root: a run's `default_root_dir`, its `lightning_logs` folder, or a version folder itself.
+        all_versions: every version instead of only the latest.
+
+    Raises:
+        FileNotFoundError: `root` is missing or holds no version folder with event files.
+    """
+    if not root.is_dir():
+        raise FileNotFoundError(f"run folder {root} does not exist")
+    if any(root.glob("events.out.tfevents.*")):
+        return [root]
+    logs = root / "lightning_logs" if (root / "lightning_logs").is_dir() else root
+    versions = [
+        d
+        for d in logs.glob("version_*")
+        if d.name[len("version_") :].isdigit() and any(d.glob("events.out.tfevents.*"))
+    ]
+    if not versions:
+        raise FileNotFoundError(
+            f"no TensorBoard event files under {root} (looked for {logs}/version_N/events.out.tfevents.*; "
+            "lit-rlvr fit writes them under <trainer.default_root_dir>/lightning_logs)"
+        )
+    versions.sort(key=lambda d: int(d.name[len("version_") :]))
+    return versions if all_versions else versions[-1:]
+
+
+def read_scalars(folder: Path) -> dict[str, list[ScalarEvent]]:
+    """Every scalar of the event files in `folder` (fit and the validations around it), per tag."""
+    events = EventAccumulator(str(folder), size_guidance={SCALARS: 0})
+    events.Reload()
+    return {tag: events.Scalars(tag) for tag in events.Tags()[SCALARS]}
+
+
+def seed_dirs(root: Path) -> list[Path]:
+    """The `seed<S>` folders of an arm trained with `--seeds`, or `[root]` for a single run."""
+    seeds = [d for d in root.glob("seed*") if d.is_dir() and d.name[len("seed") :].isdigit()]
+    return sorted(seeds, key=lambda d: int(d.name[len("seed") :])) or [root]
+
+
+def load_arms(specs: list[tuple[str, Path]], all_versions: bool) -> dict[str, list[Run]]:
+    """The runs of each arm `(name, folder)`: one per seed folder; with `all_versions`, an arm per version."""
+    arms: dict[str, list[Run]] = {}
+    for name, root in specs:
+        for folder in seed_dirs(root):
+            for version in version_dirs(folder, all_versions):
+                label = f"{name}/{version.name}" if all_versions else name
+                arms.setdefault(label, []).append(Run(folder.name, version, read_scalars(version)))
+    return arms
+
+
+@dataclass
+class Progress:
+    """How far a run had trained after each of its logged steps, on every axis."""
+
+    first_step: int
+    wall_times: np.ndarray  # [n] when each step's perf/step_s was logged
+    done: dict[Axis, np.ndarray]  # axis -> [n] amount done after each step
+
+    def before_first(self, axis: Axis) -> float:
+        """The amount done before the first logged step (a resumed version starts past 0 steps)."""
+        return float(self.first_step) if axis == "step" else 0.0
+
+
+def progress(run: Run) -> Progress:
+    """Steps, completions and training seconds done after each step, from the `perf/` metrics.
+
+    Raises:
+        ValueError: the run lacks those metrics, or did not log every step.
+    """
+    step_s, rates = run.scalars.get("perf/step_s"), run.scalars.get("perf/completions_per_s")
+    if not step_s or not rates:
+        raise ValueError(
+            f"{run.path}: logged no perf/step_s or perf/completions_per_s (lit-rlvr fit logs both)"
+        )
+    steps = [e.step for e in step_s]
+    if steps != list(range(steps[0], steps[0] + len(steps))) or len(rates) != len(steps):
+        raise ValueError(f"{run.path}: not every step was logged; train with --trainer.log_every_n_steps=1")
+    seconds = np.array([e.value for e in step_s])
+    samples = np.round(np.array([e.value for e in rates]) * seconds)  # N/s x s = N, up to float rounding
+    done: dict[Axis, np.ndarray] = {
+        "step": np.array(steps, dtype=float) + 1,
+        "samples": np.cumsum(samples),
+        "seconds": np.cumsum(seconds),
+    }
+    return Progress(steps[0], np.array([e.wall_time for e in step_s]), done)
+
+
+def curve(run: Run, metric: str, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
+    """A metric's points `(x, value)` with x the amount of training done when it was logged."""
+    done = progress(run)
+    events = run.scalars.get(metric, [])
+    if metric.startswith("val/"):
+        steps_before = np.searchsorted(done.wall_times, [e.wall_time for e in events], side="right")
+        x = np.concatenate([[done.before_first(axis)], done.done[axis]])[steps_before]
+    else:
+        index = {
+            step: i for i, step in enumerate(range(done.first_step, done.first_step + len(done.wall_times)))
+        }
+        events = [e for e in events if e.step in index]
+        x = done.done[axis][[index[e.step] for e in events]]
+    return np.asarray(x, dtype=float), np.array([e.value for e in events], dtype=float)
+
+
+@dataclass
+class Band:
+    """The mean over seeds of a curve and its standard error (zero for a single seed)."""
+
+    x: np.ndarray
+    mean: np.ndarray
+    se: np.ndarray
+    seeds: int
+
+
+def band(curves: list[tuple[np.ndarray, np.ndarray]]) -> Band | None:
+    """Mean and standard error over seeds on the grid of every seed's x within the range all cover.
+
+    Returns:
+        The band, or None when the seeds' ranges do not overlap or a seed has no point.
+    """
+    if any(len(x) == 0 for x, _ in curves):
+        return None
+    if len(curves) == 1:
+        x, y = curves[0]
+        return Band(x, y, np.zeros_like(y), 1)
+    low, high = max(x[0] for x, _ in curves), min(x[-1] for x, _ in curves)
+    grid = np.unique(np.concatenate([x[(x >= low) & (x <= high)] for x, _ in curves]))
+    if len(grid) == 0:
+        return None
+    values = np.stack([np.interp(grid, x, y) for x, y in curves])  # [seeds, grid]
+    return Band(grid, values.mean(0), values.std(0, ddof=1) / math.sqrt(len(curves)), len(curves))
+
+
+def summarize(run: Run, last: int, target: float | None) -> dict[str, float | None]:
+    """One seed's summary: training done, validation accuracy, late reward, and what reaching `target` took.
+
+    Args:
+        run: the run.
+        last: how many of the last logged `reward/mean` points to average.
+        target: a validation accuracy; the first validation at or above it gives the `*_to_target` values.
+
+    Returns:
+        The values; one whose metric was not logged, or a target not reached, is None.
+    """
+    done = progress(run)
+    rewards = run.scalars.get("reward/mean", [])
+    accuracy = run.scalars.get("val/accuracy", [])
+    times = [e.wall_time for points in run.scalars.values() for e in points]
+    row: dict[str, float | None] = {
+        "steps": int(done.done["step"][-1]),
+        "samples": int(done.done["samples"][-1]),
+        "train_s": float(done.done["seconds"][-1]),
+        "wall_time_s": max(times) - min(times),
+        "val_accuracy_final": accuracy[-1].value if accuracy else None,
+        "val_accuracy_best": max(e.value for e in accuracy) if accuracy else None,
+        f"reward_mean_last_{last}": statistics.fmean(e.value for e in rewards[-last:]) if rewards else None,
+    }
+    if target is not None:
+        for axis, key in zip(
+            AXES, ("steps_to_target", "samples_to_target", "seconds_to_target"), strict=True
+        ):
+            x, values = curve(run, "val/accuracy", axis)
+            reached = np.flatnonzero(values >= target)
+            row[key] = float(x[reached[0]]) if len(reached) else None
+    return row
+
+
+def mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
+    """Mean and standard error of the values present (a lone value is returned as is, with no error)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None, None
+    if len(present) == 1:
+        return present[0], None
+    return statistics.fmean(present), statistics.stdev(present) / math.sqrt(len(present))
