@@ -2,10 +2,14 @@
 
 import csv
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).parents[1]
@@ -98,3 +102,128 @@ def test_a_folder_without_event_files_is_named_in_the_error(tmp_path):
     assert f"no TensorBoard event files under {empty}" in done.stderr
     missing = compare("--runs", str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
     assert f"run folder {tmp_path / 'missing'} does not exist" in missing.stderr
+
+
+sys.path.insert(0, str(ROOT / "tools"))
+from compare_objectives import parse_args  # noqa: E402
+from run_curves import Run, band, curve, mean_se, summarize  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import ScalarEvent  # noqa: E402
+
+# 2 prompts x 2 samples: 4 completions a step; validation every 4 of them, so after every step.
+SMALL_FIT = [
+    *TINY_FIT[:1],
+    "--trainer.max_steps=2",
+    "--data.prompts_per_step=2",
+    "--rollout.samples_per_prompt=2",
+    *TINY_FIT[3:],
+    "--trainer.callbacks+=lit_rlvr.callbacks.ValidationSchedule",
+    "--trainer.callbacks.every_samples=4",
+]
+
+
+def synthetic_run() -> Run:
+    """Three steps of 1, 2 and 3 s sampling 4, 4 and 8 completions; validation before fit and after step 2."""
+    step_s = [ScalarEvent(10.0 + i, i, s) for i, s in enumerate([1.0, 2.0, 3.0])]
+    rates = [ScalarEvent(10.0 + i, i, n / s) for i, (n, s) in enumerate([(4, 1.0), (4, 2.0), (8, 3.0)])]
+    rewards = [ScalarEvent(10.0 + i, i, v) for i, v in enumerate([0.1, 0.2, 0.6])]
+    # The validation after step 2 is logged at step 1, like the training metrics of step 2, but later.
+    accuracy = [ScalarEvent(9.0, 0, 0.25), ScalarEvent(11.5, 1, 0.5)]
+    scalars = {"perf/step_s": step_s, "perf/completions_per_s": rates, "reward/mean": rewards,
+               "val/accuracy": accuracy}  # fmt: skip
+    return Run("seed0", Path("synthetic"), scalars)
+
+
+def test_points_lie_at_the_steps_samples_and_training_seconds_done():
+    run = synthetic_run()
+    expected = {"step": ([1, 2, 3], [0, 2]), "samples": ([4, 8, 16], [0, 8]), "seconds": ([1, 3, 6], [0, 3])}
+    for axis, (train_x, val_x) in expected.items():
+        assert curve(run, "reward/mean", axis)[0].tolist() == train_x, axis
+        assert curve(run, "val/accuracy", axis)[0].tolist() == val_x, axis
+    row = summarize(run, last=2, target=0.5)
+    assert row["steps"] == 3 and row["samples"] == 16 and row["train_s"] == 6.0
+    assert (row["steps_to_target"], row["samples_to_target"], row["seconds_to_target"]) == (2, 8, 3)
+    assert row["val_accuracy_best"] == 0.5 and row["reward_mean_last_2"] == (0.2 + 0.6) / 2
+    assert summarize(run, last=2, target=0.75)["samples_to_target"] is None
+    assert summarize(run, last=2, target=None).keys().isdisjoint({"samples_to_target"})
+
+
+def test_seeds_are_averaged_on_the_grid_they_share_with_a_standard_error():
+    # Seed 1 reaches only x = 4: the band stops there; seed 0 is interpolated at seed 1's x = 3.
+    seeds = [(np.array([0.0, 2.0, 6.0]), np.array([0.0, 2.0, 6.0])), (np.array([1.0, 3.0, 4.0]), np.ones(3))]
+    line = band(seeds)
+    assert line.x.tolist() == [1.0, 2.0, 3.0, 4.0] and line.seeds == 2
+    assert np.allclose(line.mean, [(1 + 1) / 2, (2 + 1) / 2, (3 + 1) / 2, (4 + 1) / 2])
+    assert np.allclose(line.se, [0, 0.5, 1, 1.5])  # std of two values / sqrt(2) = |a - b| / 2
+    assert band([(np.array([0.0, 1.0]), np.zeros(2)), (np.array([2.0, 3.0]), np.zeros(2))]) is None
+    assert mean_se([1.0, None, 3.0]) == (2.0, 1.0) and mean_se([None]) == (None, None)
+    assert mean_se([5.0]) == (5.0, None)
+
+
+def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):
+    cold = "cold=configs/grpo.yaml --rollout.temperature=0.5 --model.lr=1e-4"
+    _, experiment = parse_args(["--arm", "grpo=configs/grpo.yaml", "--arm", cold, "--seeds", "0", "1",
+                                "--x_axis", "seconds", "--", "--trainer.max_steps=2"])  # fmt: skip
+    assert [(arm.name, arm.args) for arm in experiment.arms] == [
+        ("grpo", []), ("cold", ["--rollout.temperature=0.5", "--model.lr=1e-4"])]  # fmt: skip
+    assert (experiment.seeds, experiment.x_axis, experiment.args) == (
+        [0, 1],
+        "seconds",
+        ["--trainer.max_steps=2"],
+    )
+    file = tmp_path / "exp.yaml"
+    file.write_text("arms:\n  a: {config: configs/grpo.yaml}\n"
+                    "  b: {config: [configs/grpo.yaml], args: [--x=1]}\n"
+                    "args: [--y=2]\nseeds: [3]\nx_axis: samples\ntarget_accuracy: 0.5\n")  # fmt: skip
+    _, experiment = parse_args(["--experiment", str(file), "--x_axis", "step", "--", "--z=3"])
+    assert [(arm.name, arm.args) for arm in experiment.arms] == [("a", []), ("b", ["--x=1"])]
+    assert experiment.args == ["--y=2", "--z=3"] and experiment.seeds == [3] and experiment.x_axis == "step"
+    assert experiment.target_accuracy == 0.5 and experiment.out == Path("runs/experiments/exp")
+    file.write_text("arms:\n  a: {config: configs/grpo.yaml, seed: 1}\n")
+    assert "arm 'a' must be {config: PATH" in compare("--experiment", str(file)).stderr
+
+
+def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_error(tmp_path):
+    # Two arms from one config, two seeds each; validation every 4 completions (after every step).
+    experiment = tmp_path / "exp.yaml"
+    out = tmp_path / "out"
+    experiment.write_text(yaml.safe_dump({
+        "arms": {"hot": {"config": "configs/grpo.yaml"},
+                 "cold": {"config": "configs/grpo.yaml", "args": ["--rollout.temperature=0.5"]}},
+        "args": SMALL_FIT, "seeds": [0, 1], "x_axis": "samples", "target_accuracy": 0.0,
+        "metrics": ["val/accuracy", "reward/mean"], "out": str(out)}, sort_keys=False))  # fmt: skip
+    done = compare("--experiment", str(experiment))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[1/4] hot seed 0: starting at 0s" in done.stdout and "[4/4] cold seed 1 done in " in done.stdout
+    assert "about " in done.stdout and " left: " in done.stdout  # the progress line's estimate
+    assert "| hot | 2 |" in done.stdout and " ± " in done.stdout
+    for arm in ("hot", "cold"):
+        for seed in (0, 1):
+            config = yaml.safe_load(
+                (out / arm / f"seed{seed}" / "lightning_logs/version_0/config.yaml").read_text()
+            )
+            assert config["seed_everything"] == config["model"]["seed"] == config["data"]["seed"] == seed
+            assert config["rollout"]["temperature"] == (0.5 if arm == "cold" else 1.0)
+    with (out / "summary.csv").open() as file:
+        rows = {row["objective"]: row for row in csv.DictReader(file)}
+    assert set(rows) == {"hot", "cold"}
+    for arm, row in rows.items():
+        logged = [scalars(out / arm / f"seed{seed}") for seed in (0, 1)]
+        best = [max(value for _, value, _ in seed["val/accuracy"]) for seed in logged]
+        assert float(row["val_accuracy_best"]) == pytest.approx(statistics.fmean(best))
+        assert float(row["val_accuracy_best_se"]) == pytest.approx(abs(best[0] - best[1]) / 2)
+        assert float(row["samples"]) == 8 and float(row["samples_se"]) == 0 and row["seeds"] == "2"
+        train_s = [sum(value for _, value, _ in seed["perf/step_s"]) for seed in logged]
+        assert float(row["train_s"]) == pytest.approx(statistics.fmean(train_s))
+        # Accuracy >= 0 holds at the validation before fit, when nothing is sampled yet.
+        assert float(row["samples_to_target"]) == 0 and row["reached_target"] == "2/2"
+    assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
+
+    # The runs read back on another axis; a target no seed reaches is reported so.
+    again = compare("--runs", str(out / "hot"), f"c={out / 'cold'}", "--out", str(tmp_path / "again"),
+                    "--x_axis", "seconds", "--target_accuracy", "1.5",
+                    "--metrics", "val/accuracy")  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "not reached" in again.stdout and "| c | 2 |" in again.stdout
+    with (tmp_path / "again" / "summary.csv").open() as file:
+        row = next(csv.DictReader(file))
+    assert row["seconds_to_target"] == "" and row["reached_target"] == "0/2"
