@@ -5,7 +5,7 @@ once per seed (`--seed_everything`, `--model.seed` and `--data.seed` set to it) 
 `<out>/<arm>/seed<S>`, then every arm is compared on an axis of steps, completions sampled or
 training seconds (validation excluded), with the mean over seeds and a standard-error band:
 
-    python tools/compare_objectives.py --experiment configs/experiments/sppo_claim.yaml
+    python tools/compare_objectives.py --experiment configs/experiments/<name>.yaml
     python tools/compare_objectives.py --arm grpo=configs/grpo.yaml \\
         --arm 'sppo_frozen=configs/sppo.yaml --model.critic.lr=0' \\
         --seeds 0 1 2 --x_axis samples --target_accuracy 0.5 --out runs/sppo -- --trainer.max_steps=30
