@@ -44,17 +44,22 @@ class CriticConfig:
 
     Args:
         model: its backbone: an alias, folder or hub id sharing the policy's tokenizer; None: the policy's.
+        num_layers: keep only the backbone's first this many decoder layers: a smaller *pretrained*
+            critic, as SPPO's 1.5B critic for a 7B policy; None keeps them all.
         lr: AdamW learning rate (constant).
         weight_decay: AdamW weight decay.
         max_grad_norm: gradient clipping threshold of the critic's steps.
     """
 
     model: str | None = None
+    num_layers: int | None = None
     lr: float = 1e-5
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ValueError(f"model.critic.num_layers must be >= 1 or null, got {self.num_layers}")
         if not self.lr > 0 or self.max_grad_norm <= 0 or self.weight_decay < 0:
             raise ValueError(
                 f"model.critic: need lr > 0, max_grad_norm > 0 and weight_decay >= 0, got {self.lr}, "
@@ -73,9 +78,11 @@ class CriticStep:
 
 
 class _ScalarHeadModel(nn.Module):
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, num_layers: int | None = None) -> None:
         super().__init__()
         self.backbone = AutoModel.from_pretrained(resolve(model), dtype=torch.float32)
+        if num_layers is not None:
+            _keep_first_layers(self.backbone, num_layers, model)
         self.head = nn.Linear(self.backbone.config.hidden_size, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -90,6 +97,24 @@ class _ScalarHeadModel(nn.Module):
             use_cache=False,
         )
         return output.last_hidden_state  # [N, L, H]
+
+
+def _keep_first_layers(backbone: nn.Module, num_layers: int, model: str) -> None:
+    """Cuts a decoder-only backbone to its first `num_layers` blocks, pretrained weights kept."""
+    layers = getattr(backbone, "layers", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(
+            f"model.critic.num_layers: the backbone of {model!r} ({type(backbone).__name__}) keeps its "
+            "decoder blocks elsewhere than `.layers`; set num_layers: null or a smaller critic.model"
+        )
+    if num_layers > len(layers):
+        raise ValueError(
+            f"model.critic.num_layers={num_layers}, but {model!r} has only {len(layers)} decoder layers"
+        )
+    backbone.layers = layers[:num_layers]
+    backbone.config.num_hidden_layers = num_layers
+    if getattr(backbone.config, "layer_types", None) is not None:  # per-layer attention kinds
+        backbone.config.layer_types = backbone.config.layer_types[:num_layers]
 
 
 def _step(step: CriticStep, parameters: Sequence[Tensor]) -> Tensor:
@@ -224,4 +249,5 @@ CRITICS = {"token": TokenValueCritic, "prompt": PromptValueCritic}
 
 def build_critic(kind: str, config: CriticConfig, policy_model: str) -> TokenValueCritic | PromptValueCritic:
     """The critic an objective with `critic_kind = kind` needs."""
-    return CRITICS[kind](config.model or policy_model).train()  # `from_pretrained` returns eval mode
+    critic = CRITICS[kind](config.model or policy_model, config.num_layers)
+    return critic.train()  # `from_pretrained` returns eval mode

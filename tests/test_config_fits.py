@@ -4,12 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from fit_helpers import History
 
 from lit_rlvr.cli import run
 from lit_rlvr.models import TINY
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+# The tiny model has 2 decoder layers; the small-critic config keeps 6 of SmolLM2's 30.
+ON_THE_TINY_MODEL = {"sppo_small_critic": ["--model.critic.num_layers=1"]}
 # Keeps the two steps quick: one small validation batch and short completions.
 QUICK = [
     "--trainer.limit_val_batches=1",
@@ -26,9 +29,11 @@ QUICK = [
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
 def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path):
+    model = yaml.safe_load(config.read_text())["model"]
+    steps_per_rollout = model["ppo_epochs"] * model["mini_batches"]
     cli = run(
-        ["fit", f"--config={config}", "--trainer.max_steps=2", f"--model.model={TINY}",
-         f"--trainer.default_root_dir={tmp_path}", *QUICK]
+        ["fit", f"--config={config}", f"--trainer.max_steps={2 * steps_per_rollout}", f"--model.model={TINY}",
+         f"--trainer.default_root_dir={tmp_path}", *QUICK, *ON_THE_TINY_MODEL.get(config.stem, [])]
     )  # fmt: skip
     module, trainer = cli.model, cli.trainer
     assert trainer.global_step == 2 * module.updates_per_rollout

@@ -8,11 +8,16 @@ from lit_rlvr.cli import run
 from lit_rlvr.objectives import Objective
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+# The tiny model has 2 decoder layers; the small-critic config keeps 6 of SmolLM2's 30.
+ON_THE_TINY_MODEL = {"sppo_small_critic": ["--model.critic.num_layers=1"]}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
 def test_config_instantiates(config):
-    cli = run([f"--config={config}", "--model.model=tiny-random-llama"], subcommand=False)
+    cli = run(
+        [f"--config={config}", "--model.model=tiny-random-llama", *ON_THE_TINY_MODEL.get(config.stem, [])],
+        subcommand=False,
+    )
     assert isinstance(cli.model.objective, Objective)
     assert cli.trainer.max_steps > 0
     first_line = config.read_text().splitlines()[0]
@@ -20,6 +25,13 @@ def test_config_instantiates(config):
     assert f"configs/{config.name}" in config.read_text(), (
         f"{config.name}: the header should give its launch command"
     )
+    header = "\n".join(line for line in config.read_text().splitlines() if line.startswith("#"))
+    assert "Update structure" in header and "step" in header, (
+        f"{config.name}: the header should say how many optimizer steps a rollout feeds, and why"
+    )
+    assert "arXiv" in header, f"{config.name}: the header should name its source"
+    steps_per_rollout = cli.model.updates_per_rollout
+    assert cli.trainer.max_steps % steps_per_rollout == 0, "max_steps should be whole rollouts"
 
 
 def test_group_objective_with_one_sample_is_refused():

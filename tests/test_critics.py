@@ -106,3 +106,35 @@ def test_critic_is_built_in_train_mode(kind):
     # `from_pretrained` returns a model in eval mode; a critic left there would train without dropout.
     critic = build_critic(kind, CriticConfig(), TINY)
     assert all(module.training for module in critic.modules())
+
+
+@pytest.mark.parametrize("config", ["sppo", "ppo"])
+def test_the_critic_takes_one_step_per_mini_batch(config, tmp_path):
+    # As the SPPO reference (an optimizer step inside dp_critic's mini-batch loop) and verl's PPO:
+    # 2 epochs x 2 mini-batches of one rollout are 4 critic steps, not 1.
+    path = Path(__file__).parents[1] / "configs" / f"{config}.yaml"
+    cli = run(
+        ["fit", f"--config={path}", *TINY_ARGS, f"--trainer.default_root_dir={tmp_path}",
+         "--model.ppo_epochs=2", "--model.mini_batches=2", "--trainer.max_steps=4",
+         "--data.prompts_per_step=4", "--rollout.max_new_tokens=4", "--validate_before_fit=false",
+         "--trainer.limit_val_batches=0", "--trainer.logger=false", "--trainer.enable_checkpointing=false"]
+    )  # fmt: skip
+    policy_optimizer, critic_optimizer = (
+        o.optimizer if hasattr(o, "optimizer") else o for o in cli.trainer.optimizers
+    )
+    steps = {float(state["step"]) for state in critic_optimizer.state.values()}
+    assert steps == {4.0}, steps
+    assert {float(state["step"]) for state in policy_optimizer.state.values()} == {4.0}
+
+
+def test_a_small_critic_is_the_first_layers_of_a_pretrained_model():
+    critic = build_critic("prompt", CriticConfig(num_layers=1), TINY)
+    policy = RLVRModule(model=TINY).policy
+    assert len(critic.backbone.layers) == 1 and critic.backbone.config.num_hidden_layers == 1
+    for name, weight in critic.backbone.layers[0].state_dict().items():
+        torch.testing.assert_close(weight, policy.model.layers[0].state_dict()[name], rtol=0, atol=0)
+    torch.testing.assert_close(critic.backbone.embed_tokens.weight, policy.model.embed_tokens.weight)
+    with pytest.raises(ValueError, match="model.critic.num_layers=3, but .* has only 2 decoder layers"):
+        build_critic("prompt", CriticConfig(num_layers=3), TINY)
+    with pytest.raises(ValueError, match="model.critic.num_layers must be >= 1"):
+        CriticConfig(num_layers=0)

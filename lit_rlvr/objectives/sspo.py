@@ -1,10 +1,11 @@
 """SSPO: one importance ratio per subsentence, clipped per subsentence with entropy-adaptive bounds.
 
-Yang et al. 2025, "SSPO: Subsentence-level Policy Optimization", arXiv 2511.04256. Only the abstract
-was in our sources: the ratio lives between GRPO's (token) and GSPO's (sequence), clipped PPO-style
-per subsentence, with wider bounds for high-entropy subsentences and narrower ones for low-entropy
-ones. The segmentation, the ratio formula and the entropy-to-bound mapping below are OURS, to be
-replaced once the paper's method section is read:
+Subsentence-level Policy Optimization, Yang et al. 2025, arXiv 2511.04256; not Soft Sequence
+Policy Optimization (arXiv 2602.19327, arctan soft gates inside a sequence ratio), which shares
+the acronym. Only the abstracts were in our sources: the ratio lives between GRPO's (token) and
+GSPO's (sequence), clipped PPO-style per subsentence, with wider bounds for high-entropy
+subsentences and narrower ones for low-entropy ones. The segmentation, the ratio formula and the
+entropy-to-bound mapping below are OURS, to be replaced once the paper's method section is read:
 
 - a segment ends after any token whose decoded text contains a delimiter (a knob); the last one
   runs to EOS;
@@ -14,7 +15,14 @@ replaced once the paper's method section is read:
   `H_k = entropy_ref` or `alpha = 0`. A fixed `entropy_ref` (not the batch mean) keeps a segment's
   bound independent of the micro-batch it lands in, so micro-batch splits stay exact.
 
-Group-normalised advantage, `seq_mean_token_mean`, no KL; GSPO's base eps (3e-4 / 4e-4).
+The base bounds are sized for subsentences, not whole responses. A geometric mean over k tokens
+whose log-ratios drift with spread sigma spreads about sigma / sqrt(k); token-level PPO clips at
+0.2 (DAPO's upper 0.28) for k = 1, so a typical subsentence of ~16 tokens gets 0.2 / 4 = 0.05 and
+0.28 / 4 = 0.07. GSPO's 3e-4 / 4e-4 were sized for geometric means over hundreds to thousands of
+tokens: on random batches with token log-ratio noise of 0.01-0.2 they clipped 46-50% of segments
+(nearly every segment that moved), while a base of 0.2 clipped 0-2%. `objective/segment_clip_frac_*`
+log the share of segments clipped, the paper's diagnostic (GSPO's clip fraction sits near zero).
+Group-normalised advantage, `seq_mean_token_mean`, no KL.
 """
 
 from __future__ import annotations
@@ -85,7 +93,9 @@ def sspo_loss(
 
 
 class SSPO(Objective):
-    """Subsentence-level Policy Optimization (provisional: see the module docstring).
+    """Subsentence-level Policy Optimization, arXiv 2511.04256 (provisional: see the module docstring).
+
+    Not Soft Sequence Policy Optimization (arXiv 2602.19327), which shares the name.
 
     Args:
         clip_low: base eps_low of the segment ratio.
@@ -103,8 +113,8 @@ class SSPO(Objective):
     def __init__(
         self,
         *,
-        clip_low: float = 3e-4,
-        clip_high: float = 4e-4,
+        clip_low: float = 0.05,
+        clip_high: float = 0.07,
         entropy_alpha: float = 0.5,
         entropy_ref: float = 1.0,
         min_scale: float = 0.5,
