@@ -46,7 +46,8 @@ class CriticConfig:
         model: its backbone: an alias, folder or hub id sharing the policy's tokenizer; None: the policy's.
         num_layers: keep only the backbone's first this many decoder layers: a smaller *pretrained*
             critic, as SPPO's 1.5B critic for a 7B policy; None keeps them all.
-        lr: AdamW learning rate (constant).
+        lr: AdamW learning rate (constant); 0 freezes the critic, whose zero head then gives a
+            constant baseline (V = 0.5 for SPPO's prompt critic: the control of a learned critic).
         weight_decay: AdamW weight decay.
         max_grad_norm: gradient clipping threshold of the critic's steps.
     """
@@ -60,9 +61,9 @@ class CriticConfig:
     def __post_init__(self) -> None:
         if self.num_layers is not None and self.num_layers < 1:
             raise ValueError(f"model.critic.num_layers must be >= 1 or null, got {self.num_layers}")
-        if not self.lr > 0 or self.max_grad_norm <= 0 or self.weight_decay < 0:
+        if self.lr < 0 or self.max_grad_norm <= 0 or self.weight_decay < 0:
             raise ValueError(
-                f"model.critic: need lr > 0, max_grad_norm > 0 and weight_decay >= 0, got {self.lr}, "
+                f"model.critic: need lr >= 0, max_grad_norm > 0 and weight_decay >= 0, got {self.lr}, "
                 f"{self.max_grad_norm}, {self.weight_decay}"
             )
 

@@ -29,8 +29,9 @@ def test_a_critic_without_use_is_refused():
 
 
 def test_bad_critic_optimizer_is_refused():
-    with pytest.raises(ValueError, match="model.critic"):
-        CriticConfig(lr=0.0)
+    with pytest.raises(ValueError, match="model.critic: need lr >= 0"):
+        CriticConfig(lr=-1e-5)
+    CriticConfig(lr=0.0)  # a frozen critic: the constant-baseline control
 
 
 def test_critic_kinds_and_shapes(tokenizer, prompt_batch):
