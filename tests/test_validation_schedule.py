@@ -48,6 +48,14 @@ def test_validates_on_training_seconds(tmp_path):
     assert validation_steps(tmp_path / "b") == [0, 1]
 
 
+def test_a_budget_stops_training_once_spent_and_validates_on_the_way_out(tmp_path):
+    # 4 samples a step: a budget of 10 samples is spent after step 3 (12), long before max_steps.
+    cli, _ = fit(*SMALL, "--trainer.callbacks.every_samples=8", "--trainer.callbacks.budget=10",
+                 "--trainer.max_steps=50", root=str(tmp_path))  # fmt: skip
+    assert cli.trainer.global_step == 3
+    assert validation_steps(tmp_path) == [1, 2]  # after step 2 (8 samples) and step 3 (the budget)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -55,6 +63,7 @@ def test_validates_on_training_seconds(tmp_path):
         ({"every_samples": 8, "every_seconds": 1.0}, "exactly one of every_samples and every_seconds"),
         ({"every_samples": 0}, "every_samples must be >= 1"),
         ({"every_seconds": 0.0}, "every_seconds must be > 0"),
+        ({"every_samples": 8, "budget": 0.0}, "budget must be > 0"),
     ],
 )
 def test_refuses_a_schedule_it_cannot_keep(kwargs, message):

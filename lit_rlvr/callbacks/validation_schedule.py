@@ -40,9 +40,18 @@ class ValidationSchedule(Callback):
             together) pass a multiple of this.
         every_seconds: validate each time the training seconds (validation excluded) pass a
             multiple of this.
+        budget: stop training, validating on the way out, once the completions sampled or the
+            training seconds (the unit of the schedule) reach this: arms compared at an equal
+            budget of samples or training time whatever their validation costs; None: no budget.
     """
 
-    def __init__(self, *, every_samples: int | None = None, every_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        every_samples: int | None = None,
+        every_seconds: float | None = None,
+        budget: float | None = None,
+    ) -> None:
         if (every_samples is None) == (every_seconds is None):
             raise ValueError(
                 "ValidationSchedule takes exactly one of every_samples and every_seconds, got "
@@ -52,6 +61,9 @@ class ValidationSchedule(Callback):
             raise ValueError(f"ValidationSchedule.every_samples must be >= 1, got {every_samples}")
         if every_seconds is not None and every_seconds <= 0:
             raise ValueError(f"ValidationSchedule.every_seconds must be > 0, got {every_seconds}")
+        if budget is not None and budget <= 0:
+            raise ValueError(f"ValidationSchedule.budget must be > 0 or None, got {budget}")
+        self.budget = budget
         self.unit: Literal["samples", "seconds"] = "samples" if every_samples is not None else "seconds"
         self.every = float(every_samples if every_samples is not None else every_seconds)
         self.done = 0.0  # completions sampled or training seconds so far
@@ -98,6 +110,9 @@ class ValidationSchedule(Callback):
         if self.done >= self.next_at:
             self.due = True
             self.next_at = (self.done // self.every + 1) * self.every
+        if self.budget is not None and self.done >= self.budget:
+            self.due = True
+            trainer.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpointed: the amount so far, the next multiple, and whether this step is due to validate."""
