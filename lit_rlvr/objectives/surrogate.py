@@ -132,9 +132,8 @@ def unit_clip_fractions(
     index = torch.where(mask, units + offsets, 0).flatten()  # [N * T]: one slot per (row, unit)
 
     def per_unit(flags: Tensor) -> Tensor:
-        return torch.zeros(rows * length, device=mask.device).index_add(
-            0, index, (flags & mask).flatten().float()
-        )
+        counts = (flags & mask).flatten().float()  # float32 whatever the default dtype
+        return torch.zeros_like(counts).index_add(0, index, counts)
 
     present = per_unit(mask) > 0
     count = present.sum().clamp(min=1)
