@@ -172,7 +172,7 @@ class PromptDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        if self.sampler is None:  # one per run: the rollout callback asks for the loader again
+        if self.sampler is None:  # one per run, so its position survives a rebuilt loader
             trainer = self.trainer
             self.sampler = ResumableSampler(
                 self.splits["train"],

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 
 class Rollout(NamedTuple):
-    """A batch of sampled completions; the rollout callback fills rewards and log-probs in."""
+    """A batch of sampled completions; the rollout callback fills the rewards in, the module the log-probs."""
 
     prompt_ids: Tensor  # [N, P] left-padded
     prompt_mask: Tensor  # [N, P] bool
