@@ -147,6 +147,20 @@ def test_points_lie_at_the_steps_samples_and_training_seconds_done():
     assert summarize(run, last=2, target=None).keys().isdisjoint({"samples_to_target"})
 
 
+def test_stability_summary_reads_the_objectives_own_clip_fractions_kl_and_gradient_spikes():
+    run = synthetic_run()
+    assert summarize(run, last=2, target=None)["clip_frac_mean"] is None  # nothing clipped was logged
+    events = lambda values: [ScalarEvent(10.0 + i, i, v) for i, v in enumerate(values)]  # noqa: E731
+    run.scalars["objective/segment_clip_frac_low"] = events([0.1, 0.0, 0.2])
+    run.scalars["objective/segment_clip_frac_high"] = events([0.1, 0.3, 0.0])
+    run.scalars["objective/approx_kl_old"] = events([0.0, 0.01, 0.02])
+    run.scalars["train/grad_norm"] = events([1.0, 2.0, 8.0])
+    row = summarize(run, last=2, target=None)
+    assert row["clip_frac_mean"] == pytest.approx((0.2 + 0.3 + 0.2) / 3)
+    assert row["approx_kl_old_mean"] == pytest.approx(0.01)
+    assert row["grad_norm_spike"] == 4.0  # the largest over the median
+
+
 def test_seeds_are_averaged_on_the_grid_they_share_with_a_standard_error():
     # Seed 1 reaches only x = 4: the band stops there; seed 0 is interpolated at seed 1's x = 3.
     seeds = [(np.array([0.0, 2.0, 6.0]), np.array([0.0, 2.0, 6.0])), (np.array([1.0, 3.0, 4.0]), np.ones(3))]

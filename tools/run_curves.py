@@ -197,6 +197,7 @@ def summarize(run: Run, last: int, target: float | None) -> dict[str, float | No
         "val_accuracy_final": accuracy[-1].value if accuracy else None,
         "val_accuracy_best": max(e.value for e in accuracy) if accuracy else None,
         f"reward_mean_last_{last}": statistics.fmean(e.value for e in rewards[-last:]) if rewards else None,
+        **stability(run),
     }
     if target is not None:
         for axis, key in zip(
@@ -206,6 +207,33 @@ def summarize(run: Run, last: int, target: float | None) -> dict[str, float | No
             reached = np.flatnonzero(values >= target)
             row[key] = float(x[reached[0]]) if len(reached) else None
     return row
+
+
+def stability(run: Run) -> dict[str, float | None]:
+    """How much of each update the clip kept and how steady the updates were, over the logged steps.
+
+    `clip_frac_mean`: the mean over steps of the share of the objective's own units clipped (tokens,
+    sequences or segments, low and high added; whichever `objective/*clip_frac_low|high` it logs);
+    `approx_kl_old_mean`: the mean KL to the sampling policy; `grad_norm_spike`: the largest
+    gradient norm over the median one.
+    """
+    clip_tags = [
+        tag
+        for tag in run.scalars
+        if tag.startswith("objective/") and tag.endswith(("clip_frac_low", "clip_frac_high"))
+    ]
+    per_step: dict[int, float] = {}
+    for tag in clip_tags:
+        for event in run.scalars[tag]:
+            per_step[event.step] = per_step.get(event.step, 0.0) + event.value
+    kl = [e.value for e in run.scalars.get("objective/approx_kl_old", [])]
+    norms = [e.value for e in run.scalars.get("train/grad_norm", [])]
+    median = statistics.median(norms) if norms else 0.0
+    return {
+        "clip_frac_mean": statistics.fmean(per_step.values()) if per_step else None,
+        "approx_kl_old_mean": statistics.fmean(kl) if kl else None,
+        "grad_norm_spike": max(norms) / median if median > 0 else None,
+    }
 
 
 def mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
