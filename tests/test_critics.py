@@ -72,7 +72,7 @@ def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):
          "--trainer.max_steps=1", "--validate_before_fit=false", "--trainer.limit_val_batches=0",
          "--rollout.max_new_tokens=6", "--rollout.samples_per_prompt=2", "--data.prompts_per_step=2",
          "--model.objective.critic_warmup_steps=1", "--model.objective.kl_target=0.1",
-         "--trainer.callbacks+=fit_helpers.History"]
+         "--model.ppo_epochs=1", "--model.mini_batches=1", "--trainer.callbacks+=fit_helpers.History"]
     )  # fmt: skip
     (history,) = [c for c in cli.trainer.callbacks if isinstance(c, History)]
     assert cli.trainer.global_step == 1 and len(history.steps) == 2  # one warm-up rollout, then one step
