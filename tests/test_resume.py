@@ -126,6 +126,7 @@ def test_sigkill_then_resume_at_an_epoch_boundary(tmp_path, uninterrupted):
 def test_ppo_with_critic_and_adaptive_kl_resumes_exactly(tmp_path):
     config = str(TESTS.parent / "configs" / "ppo.yaml")
     ppo = ["--model.objective.kl_target=0.01", "--model.objective.kl_horizon=8", "--model.critic.lr=1e-3"]
+    ppo += ["--model.ppo_epochs=1", "--model.mini_batches=1"]  # step 5 inside the run (ppo.yaml: 4 a rollout)
     assert fit(tmp_path / "uninterrupted", *ppo, config=config) == 0
     assert fit(tmp_path / "resumed", *ppo, config=config, kill_at_step=5) == -signal.SIGKILL
     assert fit(tmp_path / "resumed", *ppo, "--ckpt_path=last", config=config) == 0
