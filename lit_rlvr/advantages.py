@@ -77,9 +77,7 @@ def outcome_token_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
     """
     positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
     last = torch.where(mask, positions, -1).amax(dim=1, keepdim=True)  # [N, 1]; -1 for an empty row
-    return torch.where(positions == last, rewards[:, None].to(torch.get_default_dtype()), 0.0).to(
-        rewards.dtype
-    )
+    return torch.where(positions == last, rewards[:, None], 0.0)
 
 
 def gae(token_rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float, lam: float) -> Advantages:

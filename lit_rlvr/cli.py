@@ -47,6 +47,7 @@ class RLVRCLI(LightningCLI):
         parser.add_lightning_class_args(RolloutCollector, "rollout")
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
         parser.link_arguments("model.model", "data.model")
+        parser.link_arguments("trainer.precision", "model.precision")  # the dtype each model loads in
         parser.add_argument(
             "--parallelism",
             type=strategy.Parallelism,

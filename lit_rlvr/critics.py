@@ -79,12 +79,12 @@ class CriticStep:
 
 
 class _ScalarHeadModel(nn.Module):
-    def __init__(self, model: str, num_layers: int | None = None) -> None:
+    def __init__(self, model: str, num_layers: int | None = None, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.backbone = AutoModel.from_pretrained(resolve(model), dtype=torch.float32)
+        self.backbone = AutoModel.from_pretrained(resolve(model), dtype=dtype)
         if num_layers is not None:
             _keep_first_layers(self.backbone, num_layers, model)
-        self.head = nn.Linear(self.backbone.config.hidden_size, 1)
+        self.head = nn.Linear(self.backbone.config.hidden_size, 1, dtype=dtype)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         # FSDP2 shards these blocks one by one (`strategy.shard_for_fsdp2`).
@@ -142,7 +142,7 @@ class TokenValueCritic(_ScalarHeadModel):
     def rollout_values(self, rollout: Rollout, micro_batch_size: int) -> Tensor:
         """`[N, T]` values at rollout time, before this rollout's update, micro-batched."""
         mask = rollout.completion_mask
-        values = torch.zeros(mask.shape, device=mask.device)
+        values = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
         for index in torch.arange(len(mask), device=mask.device).split(micro_batch_size):
             part = rollout.select(index)
             values[index, : part.completion_mask.shape[1]] = self.values(part)
@@ -203,7 +203,7 @@ class PromptValueCritic(_ScalarHeadModel):
     def rollout_values(self, rollout: Rollout, micro_batch_size: int) -> Tensor:
         """`[B]` logits of the rollout's prompts, before this rollout's update, micro-batched."""
         prompts = torch.arange(0, len(rollout.texts), rollout.group_size, device=rollout.prompt_ids.device)
-        logits = torch.zeros(len(prompts), device=prompts.device)  # [B]
+        logits = torch.zeros(len(prompts), dtype=torch.float32, device=prompts.device)  # [B]
         for index in torch.arange(len(prompts), device=prompts.device).split(micro_batch_size):
             part = rollout.select(prompts[index])
             logits[index] = self(part.prompt_ids, part.prompt_mask)
@@ -248,7 +248,9 @@ class PromptValueCritic(_ScalarHeadModel):
 CRITICS = {"token": TokenValueCritic, "prompt": PromptValueCritic}
 
 
-def build_critic(kind: str, config: CriticConfig, policy_model: str) -> TokenValueCritic | PromptValueCritic:
-    """The critic an objective with `critic_kind = kind` needs."""
-    critic = CRITICS[kind](config.model or policy_model, config.num_layers)
+def build_critic(
+    kind: str, config: CriticConfig, policy_model: str, dtype: torch.dtype = torch.float32
+) -> TokenValueCritic | PromptValueCritic:
+    """The critic an objective with `critic_kind = kind` needs, its weights in `dtype`."""
+    critic = CRITICS[kind](config.model or policy_model, config.num_layers, dtype)
     return critic.train()  # `from_pretrained` returns eval mode

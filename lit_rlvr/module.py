@@ -25,6 +25,8 @@ from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
+from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
+from lit_rlvr.precision import normalize as normalize_precision
 from lit_rlvr.rng import capture_rng, restore_rng
 from lit_rlvr.rollout import Rollout
 from lit_rlvr.strategy import shard_for_fsdp2
@@ -47,6 +49,10 @@ class RLVRModule(LightningModule):
         micro_batch_size: sequences per forward/backward; gradients accumulate exactly over them.
         log_completions_every: write sample completions to the logger every this many steps (0: never).
         seed: seed of the mini-batch shuffling.
+        precision: the Trainer's precision (the CLI links it from `trainer.precision`): the dtype
+            each model is loaded in (`lit_rlvr.precision`).
+        activation_checkpointing: recompute each decoder block's activations in the backward pass
+            instead of storing them (policy and critic): less memory for about one more forward.
     """
 
     def __init__(
@@ -64,6 +70,8 @@ class RLVRModule(LightningModule):
         micro_batch_size: int = 8,
         log_completions_every: int = 10,
         seed: int = 0,
+        precision: Precision | str | int | None = "32-true",
+        activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -77,13 +85,16 @@ class RLVRModule(LightningModule):
             raise ValueError(f"model.lr must be > 0, got {lr}")
         if max_grad_norm <= 0 or warmup_steps < 0:
             raise ValueError("model.max_grad_norm must be > 0 and model.warmup_steps >= 0")
+        self.precision = normalize_precision(precision)
         self.save_hyperparameters(ignore=["objective"])
         self.automatic_optimization = False
         self.objective = objective or GRPO()
         self.tokenizer = load_tokenizer(model)
-        self.policy = load_causal_lm(model).train()
+        self.policy = load_causal_lm(model, trained_dtype(self.precision)).train()
         self.reference = (
-            load_causal_lm(model).requires_grad_(False).eval() if self.objective.needs_reference else None
+            load_causal_lm(model, frozen_dtype(self.precision)).requires_grad_(False).eval()
+            if self.objective.needs_reference
+            else None
         )
         name, kind = type(self.objective).__name__, self.objective.critic_kind
         if (kind is None) != (critic is None):
@@ -94,7 +105,13 @@ class RLVRModule(LightningModule):
                 else f"model.critic is set but model.objective={name} uses no critic: remove model.critic"
             )
         self.critic_config = critic
-        self.critic = build_critic(kind, critic, model) if critic is not None else None
+        self.critic = (
+            build_critic(kind, critic, model, trained_dtype(self.precision)) if critic is not None else None
+        )
+        if activation_checkpointing:
+            self.policy.activation_checkpointing_enable({"use_reentrant": False})
+            if self.critic is not None:
+                self.critic.backbone.activation_checkpointing_enable({"use_reentrant": False})
         self.objective.setup(self.tokenizer, self.policy.get_input_embeddings().num_embeddings)
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
@@ -104,6 +121,13 @@ class RLVRModule(LightningModule):
         self.skipped_updates = 0
         self.validated_at_step: int | None = None
         self._shuffle = torch.Generator().manual_seed(seed)
+
+    def setup(self, stage: str) -> None:
+        if normalize_precision(self.trainer.precision) != self.precision:
+            raise ValueError(
+                f"trainer.precision={self.trainer.precision!r} but model.precision={self.precision!r}: "
+                "the models were loaded for the latter; give both the same value"
+            )
 
     def configure_model(self) -> None:
         if self.device_mesh is not None:  # ModelParallelStrategy: shard with FSDP2
@@ -137,7 +161,7 @@ class RLVRModule(LightningModule):
     @torch.no_grad()
     def sequence_logprobs(self, model: nn.Module, rollout: Rollout) -> Tensor:
         """`[N, T]` log-probs of the rollout's completions under `model`, micro-batched, no grad."""
-        logp = torch.zeros(rollout.completion_mask.shape, device=self.device)
+        logp = torch.zeros(rollout.completion_mask.shape, dtype=torch.float32, device=self.device)
         for index in torch.arange(len(rollout.texts), device=self.device).split(self.micro_batch_size):
             part = rollout.select(index)
             scored = completion_logprobs(
@@ -255,7 +279,7 @@ class RLVRModule(LightningModule):
                 tokens=float(mask.sum()), sequences=float(len(mini)), max_len=float(rollout.max_new_tokens)
             )
             optimizer.zero_grad()
-            loss = torch.zeros((), device=self.device)
+            loss = torch.zeros((), dtype=torch.float32, device=self.device)
             for micro in mini.split(self.micro_batch_size):
                 out = self._micro_step(rollout.select(micro), advantages[micro], norm)
                 self.manual_backward(out.loss)

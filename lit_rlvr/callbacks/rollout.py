@@ -77,7 +77,8 @@ class RolloutCollector(Callback):
     def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
         """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
         started = time.perf_counter()
-        rollout = self.generator(module.policy, module.tokenizer, batch, greedy=greedy)
+        with module.trainer.precision_plugin.forward_context():  # bf16-mixed: generate under autocast too
+            rollout = self.generator(module.policy, module.tokenizer, batch, greedy=greedy)
         generated = time.perf_counter()
         group = rollout.group_size
         rows = [row for row in rollout.rows for _ in range(group)]

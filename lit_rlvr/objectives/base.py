@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+import torch
 from torch import Tensor
 
 from lit_rlvr.advantages import Advantages, group_normalized_advantages
@@ -127,4 +128,19 @@ class Objective:
         """Restores `state_dict()`."""
 
     def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+        """`loss` on one micro-batch, computed in float32 at least: bfloat16 or float16 inputs are upcast.
+
+        In bfloat16 a log-prob of -2 carries about 2 significant digits, so `exp(logp - logp_old)`
+        would be off by about 1% and clip decisions would flip on rounding alone.
+        """
+        low = (torch.bfloat16, torch.float16)
+        upcast = {
+            field: value.float()
+            for field, value in batch._asdict().items()
+            if torch.is_tensor(value) and value.dtype in low
+        }
+        return self.loss(batch._replace(**upcast))
+
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
+        """The micro-batch's share of the mini-batch loss and its `objective/` metrics."""
         raise NotImplementedError

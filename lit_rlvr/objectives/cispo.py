@@ -86,7 +86,7 @@ class CISPO(Objective):
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         return cispo_loss(
             batch,
             clip_low=self.clip_low,

@@ -50,8 +50,8 @@ def overlong_penalty(lengths: Tensor, max_len: int, buffer_len: int, penalty_fac
     if not 0 <= buffer_len <= max_len:
         raise ValueError(f"overlong buffer_len must be in [0, max_len={max_len}], got {buffer_len}")
     if buffer_len == 0:
-        return torch.zeros(lengths.shape, dtype=torch.get_default_dtype(), device=lengths.device)
-    excess = (lengths.to(torch.get_default_dtype()) - (max_len - buffer_len)).clamp(0.0, buffer_len)
+        return torch.zeros(lengths.shape, dtype=torch.float32, device=lengths.device)
+    excess = (lengths.float() - (max_len - buffer_len)).clamp(0.0, buffer_len)
     return -penalty_factor * excess / buffer_len
 
 

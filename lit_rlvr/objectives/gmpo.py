@@ -78,7 +78,7 @@ class GMPO(Objective):
         self.clip_high = clip_high
         self.entropy_coef = entropy_coef
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         return gmpo_loss(
             batch, clip_low=self.clip_low, clip_high=self.clip_high, entropy_coef=self.entropy_coef
         )

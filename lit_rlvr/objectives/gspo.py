@@ -98,7 +98,7 @@ class GSPO(Objective):
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         return gspo_loss(
             batch,
             clip_low=self.clip_low,

@@ -79,7 +79,7 @@ class SAPO(Objective):
         self.aggregation = aggregation
         self.entropy_coef = entropy_coef
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         return sapo_loss(
             batch,
             tau_pos=self.tau_pos,

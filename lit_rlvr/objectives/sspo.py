@@ -149,7 +149,7 @@ class SSPO(Objective):
         found = delimiter_token_mask(tokenizer.batch_decode([[i] for i in range(size)]), self.delimiters)
         self.delimiter_mask = torch.cat([found, found.new_zeros(max(vocab_size - size, 0))])
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         assert self.delimiter_mask is not None, "SSPO.setup(tokenizer, vocab_size) was not called"
         return sspo_loss(
             batch,

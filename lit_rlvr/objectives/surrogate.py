@@ -250,7 +250,7 @@ class ClippedObjective(Objective):
     def kl_in_reward(self) -> bool:
         return False
 
-    def __call__(self, batch: PolicyBatch) -> ObjectiveOutput:
+    def loss(self, batch: PolicyBatch) -> ObjectiveOutput:
         return clipped_token_loss(
             batch,
             clip_low=self.clip_low,
