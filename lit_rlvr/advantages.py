@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+#: Sums a tensor over the data-parallel processes, so that batch-wide statistics cover the global
+#: batch; None: this process's batch is the whole batch.
+ReduceSum = Callable[[Tensor], Tensor] | None
 
 
 def group_normalized_advantages(rewards: Tensor, *, scale_by_std: bool = True, eps: float = 1e-6) -> Tensor:
@@ -109,23 +114,41 @@ def gae(token_rewards: Tensor, values: Tensor, mask: Tensor, *, gamma: float, la
     return Advantages(advantages, torch.where(mask, advantages + values, 0.0))
 
 
-def masked_whiten(values: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
+def masked_whiten(values: Tensor, mask: Tensor, eps: float = 1e-8, *, reduce_sum: ReduceSum = None) -> Tensor:
     """`(x - mean) / sqrt(var + eps)` over the masked entries (Bessel-corrected, as verl); 0 elsewhere.
 
     Args:
         values: `[N, T]`.
         mask: `[N, T]` bool.
         eps: keeps a batch of equal values at 0 instead of NaN.
+        reduce_sum: with several processes, the moments are those of every process's entries
+            (a count and a sum, then the centred sum of squares: two small all-reduces).
     """
     selected = values[mask]
-    if selected.numel() < 2:
-        return torch.zeros_like(values)
-    whitened = (values - selected.mean()) * torch.rsqrt(selected.var() + eps)
+    if reduce_sum is None:
+        if selected.numel() < 2:
+            return torch.zeros_like(values)
+        mean, var = selected.mean(), selected.var()
+    else:
+        wide = selected.double()
+        count, total = reduce_sum(torch.stack([wide.new_tensor(wide.numel()), wide.sum()]))
+        if count < 2:
+            return torch.zeros_like(values)
+        mean = total / count
+        var = reduce_sum((wide - mean).square().sum()) / (count - 1)
+        mean, var = mean.to(values.dtype), var.to(values.dtype)
+    whitened = (values - mean) * torch.rsqrt(var + eps)
     return torch.where(mask, whitened, 0.0)
 
 
 def reinforce_pp_advantages(
-    rewards: Tensor, mask: Tensor, *, kl: Tensor | None, kl_coef: float, baseline: bool
+    rewards: Tensor,
+    mask: Tensor,
+    *,
+    kl: Tensor | None,
+    kl_coef: float,
+    baseline: bool,
+    reduce_sum: ReduceSum = None,
 ) -> Tensor:
     """REINFORCE++ (Hu et al. 2025, arXiv 2501.03262, section 3): KL-shaped return, whitened over the batch.
 
@@ -139,6 +162,7 @@ def reinforce_pp_advantages(
         kl: `[N, T]` per-token KL to the reference at rollout time (k1), or None.
         kl_coef: beta; 0 ignores `kl`.
         baseline: subtract the group mean of the scores (needs G >= 2).
+        reduce_sum: whiten over every process's batch (see `masked_whiten`).
 
     Returns:
         `[N, T]` advantages, 0 under the mask.
@@ -153,4 +177,4 @@ def reinforce_pp_advantages(
         returns = centered[:, None].expand_as(token_rewards)
     else:
         returns = token_rewards.flip(1).cumsum(1).flip(1)  # reward-to-go, gamma = 1
-    return masked_whiten(returns, mask)
+    return masked_whiten(returns, mask, reduce_sum=reduce_sum)

@@ -1,11 +1,14 @@
 """Loss aggregation: how a per-token loss matrix becomes one scalar (verl's `loss_agg_mode`, typed).
 
 Every mode divides by normalisers of the whole mini-batch (`LossNorm`), never of the micro-batch,
-so gradient accumulation over any split reproduces the unsplit gradient exactly.
+so gradient accumulation over any split reproduces the unsplit gradient exactly; across processes,
+`LossNorm.of` counts every process's part of the mini-batch, so the data-parallel gradient does not
+depend on how the mini-batch falls across them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import torch
@@ -22,6 +25,23 @@ class LossNorm(NamedTuple):
     tokens: float  # completion tokens in the mini-batch
     sequences: float  # sequences in the mini-batch
     max_len: float  # generation budget T_max, the constant of Dr. GRPO's normaliser
+
+    @classmethod
+    def of(
+        cls, mask: Tensor, max_len: int, mean_over_processes: Callable[[Tensor], Tensor] | None = None
+    ) -> LossNorm:
+        """The normalisers of the mini-batch whose rows on this process are `mask` `[n, T]`.
+
+        DDP and FSDP average the processes' gradients. `mean_over_processes` (the mean of a tensor
+        over them) turns each count into the global mini-batch's count / the number of processes,
+        so that average is the gradient of the global mini-batch's loss, exactly as one process
+        holding all of it would compute, however unevenly its tokens fall across processes.
+        """
+        counts = torch.tensor([float(mask.sum()), float(len(mask))], dtype=torch.float64, device=mask.device)
+        if mean_over_processes is not None:
+            counts = mean_over_processes(counts)
+        tokens, sequences = counts.tolist()
+        return cls(tokens=tokens, sequences=sequences, max_len=float(max_len))
 
 
 Aggregation = Literal["token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"]

@@ -76,6 +76,7 @@ class CriticStep:
     backward: Callable[[Tensor], None]  # `LightningModule.manual_backward`
     max_grad_norm: float
     micro_batch_size: int
+    mean_over_processes: Callable[[Tensor], Tensor] | None = None  # for `LossNorm.of`
 
 
 class _ScalarHeadModel(nn.Module):
@@ -171,11 +172,7 @@ class TokenValueCritic(_ScalarHeadModel):
         mask = rollout.completion_mask
         totals = WeightedMeans()
         for mini in mini_batches:
-            norm = LossNorm(
-                tokens=float(mask[mini].sum()),
-                sequences=float(len(mini)),
-                max_len=float(rollout.max_new_tokens),
-            )
+            norm = LossNorm.of(mask[mini], rollout.max_new_tokens, step.mean_over_processes)
             for micro in mini.split(step.micro_batch_size):
                 part = rollout.select(micro)
                 width = part.completion_mask.shape[1]
@@ -232,11 +229,15 @@ class PromptValueCritic(_ScalarHeadModel):
         targets = returns.reshape(-1)  # [N]
         totals = WeightedMeans()
         for mini in mini_batches:
+            mini_norm = LossNorm.of(
+                rollout.completion_mask[mini], rollout.max_new_tokens, step.mean_over_processes
+            )
             for micro in mini.split(step.micro_batch_size):
                 part = rollout.select(micro)
                 logits = self(part.prompt_ids, part.prompt_mask)  # [n]
-                # each micro-batch's share of the mini-batch's mean BCE
-                step.backward(objective.value_loss(logits, targets[micro]) * (len(micro) / len(mini)))
+                # each micro-batch's share of the (global) mini-batch's mean BCE
+                share = len(micro) / mini_norm.sequences
+                step.backward(objective.value_loss(logits, targets[micro]) * share)
             totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
         return {
             **objective.critic_metrics(values_old, returns),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -18,7 +20,7 @@ from lightning import LightningModule
 from torch import Tensor, nn
 
 from lit_rlvr import metrics
-from lit_rlvr.advantages import Advantages
+from lit_rlvr.advantages import Advantages, ReduceSum
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
 from lit_rlvr.kl import kl_estimate
@@ -237,9 +239,9 @@ class RLVRModule(LightningModule):
         if self.objective.kl_in_reward:
             kl = kl_estimate(rollout.logp_old, rollout.ref_logp, self.objective.kl_estimator)  # [N, T]
         values = None if self.critic is None else self.critic.rollout_values(rollout, self.micro_batch_size)
-        estimate = self.objective.advantages(rewards, mask, kl=kl, values=values)
+        estimate = self.objective.advantages(rewards, mask, kl=kl, values=values, reduce_sum=self._reduce_sum)
         if kl is not None:  # after the estimate, which used the coefficient this rollout was sampled under
-            self.objective.observe_kl(torch.where(mask, kl, 0.0).sum(-1))
+            self.objective.observe_kl(self._all_processes(torch.where(mask, kl, 0.0).sum(-1)))
         if self.critic is None:
             return estimate, {}
         step = CriticStep(
@@ -247,11 +249,29 @@ class RLVRModule(LightningModule):
             backward=self.manual_backward,
             max_grad_norm=self.critic_config.max_grad_norm,
             micro_batch_size=self.micro_batch_size,
+            mean_over_processes=self._mean_over_processes,
         )
         mini_batches = self._mini_batch_order(len(mask))
         return estimate, self.critic.learn(
             self.objective, rollout, estimate.returns, values, mini_batches=mini_batches, step=step
         )
+
+    @property
+    def _reduce_sum(self) -> ReduceSum:
+        """Sums over the data-parallel processes; None in one process (nothing to reduce)."""
+        if self.trainer.world_size == 1:
+            return None
+        return partial(self.trainer.strategy.reduce, reduce_op="sum")
+
+    @property
+    def _mean_over_processes(self) -> Callable[[Tensor], Tensor] | None:
+        if self.trainer.world_size == 1:
+            return None
+        return partial(self.trainer.strategy.reduce, reduce_op="mean")
+
+    def _all_processes(self, values: Tensor) -> Tensor:
+        """`[n]` values of this process -> `[world_size * n]` of every process, in rank order."""
+        return values if self.trainer.world_size == 1 else self.all_gather(values).flatten()
 
     def _mini_batch_order(self, size: int) -> list[Tensor]:
         """Row indices of each optimizer step of a rollout: `ppo_epochs` shuffled passes of `mini_batches`."""
@@ -274,9 +294,8 @@ class RLVRModule(LightningModule):
         optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
         totals = metrics.WeightedMeans()
         for mini in self._mini_batch_order(len(rollout.texts)):
-            mask = rollout.completion_mask[mini]
-            norm = LossNorm(
-                tokens=float(mask.sum()), sequences=float(len(mini)), max_len=float(rollout.max_new_tokens)
+            norm = LossNorm.of(
+                rollout.completion_mask[mini], rollout.max_new_tokens, self._mean_over_processes
             )
             optimizer.zero_grad()
             loss = torch.zeros((), dtype=torch.float32, device=self.device)

@@ -7,7 +7,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import Advantages, group_normalized_advantages
+from lit_rlvr.advantages import Advantages, ReduceSum, group_normalized_advantages
 from lit_rlvr.aggregation import LossNorm
 
 
@@ -90,7 +90,13 @@ class Objective:
         return group_normalized_advantages(rewards)
 
     def advantages(
-        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+        self,
+        rewards: Tensor,
+        mask: Tensor,
+        *,
+        kl: Tensor | None = None,
+        values: Tensor | None = None,
+        reduce_sum: ReduceSum = None,
     ) -> Advantages:
         """The advantage of every completion token, and the targets a critic learns from.
 
@@ -100,6 +106,9 @@ class Objective:
             kl: `[N, T]` per-token KL to the reference at rollout time, when `kl_in_reward`.
             values: the critic's estimates at rollout time: `[N, T]` per token (`critic_kind`
                 token) or `[B]` logits per prompt (prompt); None without a critic.
+            reduce_sum: sums a tensor over the data-parallel processes, for statistics of the
+                whole batch (PPO's and REINFORCE++'s whitening); None in one process. Groups never
+                straddle processes, so group statistics need none.
 
         Returns:
             `[N, T]` advantages (sequence advantages broadcast over tokens here) and the critic's

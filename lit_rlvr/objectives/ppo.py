@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import Advantages, gae, masked_whiten, outcome_token_rewards
+from lit_rlvr.advantages import Advantages, ReduceSum, gae, masked_whiten, outcome_token_rewards
 from lit_rlvr.aggregation import Aggregation, LossNorm
 from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.base import ObjectiveOutput
@@ -114,7 +114,13 @@ class PPO(ClippedObjective):
         self.kl_controller.load_state_dict(state["kl_controller"])
 
     def advantages(
-        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+        self,
+        rewards: Tensor,
+        mask: Tensor,
+        *,
+        kl: Tensor | None = None,
+        values: Tensor | None = None,
+        reduce_sum: ReduceSum = None,
     ) -> Advantages:
         """GAE advantages and returns, `[N, T]`, from `[B, G]` rewards and the rollout's `[N, T]` values.
 
@@ -128,7 +134,7 @@ class PPO(ClippedObjective):
             token_rewards = token_rewards - self.kl_controller.value * torch.where(mask, kl, 0.0)
         advantages, returns = gae(token_rewards, values, mask, gamma=self.gamma, lam=self.lam)
         if self.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
+            advantages = masked_whiten(advantages, mask, reduce_sum=reduce_sum)
         return Advantages(advantages, returns)
 
     def value_loss(

@@ -14,7 +14,7 @@ from typing import Literal
 
 from torch import Tensor
 
-from lit_rlvr.advantages import Advantages, reinforce_pp_advantages
+from lit_rlvr.advantages import Advantages, ReduceSum, reinforce_pp_advantages
 from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.surrogate import ClippedObjective
@@ -61,11 +61,19 @@ class REINFORCEPP(ClippedObjective):
         return self.kl_placement == "reward" and self.kl_coef > 0
 
     def advantages(
-        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+        self,
+        rewards: Tensor,
+        mask: Tensor,
+        *,
+        kl: Tensor | None = None,
+        values: Tensor | None = None,
+        reduce_sum: ReduceSum = None,
     ) -> Advantages:
         """`[N, T]` advantages from `[B, G]` rewards; `kl` `[N, T]` is needed with the reward placement."""
         in_reward = self.kl_coef if self.kl_placement == "reward" else 0.0
-        advantages = reinforce_pp_advantages(rewards, mask, kl=kl, kl_coef=in_reward, baseline=self.baseline)
+        advantages = reinforce_pp_advantages(
+            rewards, mask, kl=kl, kl_coef=in_reward, baseline=self.baseline, reduce_sum=reduce_sum
+        )
         return Advantages(advantages, None)
 
 

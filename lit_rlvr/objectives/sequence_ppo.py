@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from lit_rlvr.advantages import Advantages, sequence_advantages
+from lit_rlvr.advantages import Advantages, ReduceSum, sequence_advantages
 from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.objectives.surrogate import ClippedObjective
 from lit_rlvr.objectives.value_losses import bce_value_loss, prompt_critic_metrics
@@ -53,7 +53,13 @@ class SequencePPO(ClippedObjective):
         )
 
     def advantages(
-        self, rewards: Tensor, mask: Tensor, *, kl: Tensor | None = None, values: Tensor | None = None
+        self,
+        rewards: Tensor,
+        mask: Tensor,
+        *,
+        kl: Tensor | None = None,
+        values: Tensor | None = None,
+        reduce_sum: ReduceSum = None,
     ) -> Advantages:
         """`A = R - sigmoid(logit)` on every token, from the prompt critic's pre-update `[B]` logits.
 
