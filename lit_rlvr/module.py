@@ -25,6 +25,7 @@ from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
+from lit_rlvr.lora import LoraSettings, add_adapters
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
@@ -55,6 +56,8 @@ class RLVRModule(LightningModule):
             each model is loaded in (`lit_rlvr.precision`).
         activation_checkpointing: recompute each decoder block's activations in the backward pass
             instead of storing them (policy and critic): less memory for about one more forward.
+        lora: train LoRA adapters on a frozen policy (`lit_rlvr.lora`); the reference is then the
+            policy with its adapters disabled. None: train every weight.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class RLVRModule(LightningModule):
         seed: int = 0,
         precision: Precision | str | int | None = "32-true",
         activation_checkpointing: bool = False,
+        lora: LoraSettings | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -92,10 +96,18 @@ class RLVRModule(LightningModule):
         self.automatic_optimization = False
         self.objective = objective or GRPO()
         self.tokenizer = load_tokenizer(model)
-        self.policy = load_causal_lm(model, trained_dtype(self.precision)).train()
+        # Under LoRA the policy's base weights are frozen: they load in the compute dtype.
+        self.policy = load_causal_lm(model, (frozen_dtype if lora else trained_dtype)(self.precision))
+        if activation_checkpointing:
+            self.policy.activation_checkpointing_enable({"use_reentrant": False})
+        if lora is not None:
+            self.policy = add_adapters(self.policy, lora)
+        self.policy.train()
+        #: The reference is the policy with its adapters disabled (`_score`), not a second copy.
+        self.reference_is_base = lora is not None and self.objective.needs_reference
         self.reference = (
             load_causal_lm(model, frozen_dtype(self.precision)).requires_grad_(False).eval()
-            if self.objective.needs_reference
+            if self.objective.needs_reference and lora is None
             else None
         )
         name, kind = type(self.objective).__name__, self.objective.critic_kind
@@ -110,10 +122,8 @@ class RLVRModule(LightningModule):
         self.critic = (
             build_critic(kind, critic, model, trained_dtype(self.precision)) if critic is not None else None
         )
-        if activation_checkpointing:
-            self.policy.activation_checkpointing_enable({"use_reentrant": False})
-            if self.critic is not None:
-                self.critic.backbone.activation_checkpointing_enable({"use_reentrant": False})
+        if activation_checkpointing and self.critic is not None:
+            self.critic.backbone.activation_checkpointing_enable({"use_reentrant": False})
         self.objective.setup(self.tokenizer, self.policy.get_input_embeddings().num_embeddings)
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
@@ -230,6 +240,9 @@ class RLVRModule(LightningModule):
             rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout))
         if self.reference is not None:
             rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.reference, rollout))
+        if self.reference_is_base:
+            with self.policy.disable_adapter():
+                rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.policy, rollout))
         return rollout
 
     def _advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Advantages, dict[str, Tensor]]:
@@ -370,21 +383,29 @@ class RLVRModule(LightningModule):
         )
         return [policy, {"optimizer": critic}]
 
+    def _frozen_keys(self) -> set[str]:
+        """State keys rebuilt from `model` on load, so never saved: the reference, LoRA's base weights."""
+        keys = set()
+        if self.reference is not None:
+            keys |= {f"reference.{k}" for k in self.reference.state_dict()}
+        if self.hparams.lora is not None:
+            trained = {name for name, p in self.policy.named_parameters() if p.requires_grad}
+            keys |= {f"policy.{k}" for k in self.policy.state_dict() if k not in trained}
+        return keys
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The reference is the frozen starting point and is rebuilt from `model`; saving it would
-        # double the checkpoint for nothing.
+        # The frozen weights are the starting point and are rebuilt from `model`; saving them would
+        # double the checkpoint (or, under LoRA, multiply it) for nothing.
         state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith("reference.")]:
+        for key in self._frozen_keys() & set(state):
             del state[key]
         checkpoint["rng"] = capture_rng(self._shuffle)
         checkpoint["skipped_updates"] = self.skipped_updates
         checkpoint["objective"] = self.objective.state_dict()  # e.g. PPO's adaptive KL coefficient
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.reference is not None:
-            checkpoint["state_dict"].update(
-                {f"reference.{k}": v for k, v in self.reference.state_dict().items()}
-            )
+        current = self.state_dict()
+        checkpoint["state_dict"].update({key: current[key] for key in self._frozen_keys()})
         if checkpoint.get("rng") is not None:
             restore_rng(checkpoint["rng"], self._shuffle)
         self.skipped_updates = checkpoint.get("skipped_updates", 0)

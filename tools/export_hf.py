@@ -11,6 +11,7 @@ had one, is written to `critic.safetensors` (its `backbone.*` and `head.*` weigh
 The base model (for the config and tokenizer) is the checkpoint's `model.model`; `--base` names
 another copy of it, e.g. a local folder when the checkpoint comes from a machine with other paths.
 Both a single-file checkpoint and the sharded folder FSDP2 (`ModelParallelStrategy`) writes are read.
+A LoRA run's checkpoint holds its adapters only: they are merged into the base model's weights.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 from transformers import AutoTokenizer
 
+from lit_rlvr.lora import add_adapters, settings_from
 from lit_rlvr.models import load_causal_lm, resolve
 
 MANIFEST = "lit_rlvr_export.json"
@@ -124,7 +126,11 @@ def export(
             + ("no policy.* weights" if not policy else "no hyper_parameters.model (pass --base)")
         )
     base = base or hparams["model"]
-    model = load_causal_lm(base, dtype=DTYPES[dtype])
+    lora = hparams.get("lora")
+    # LoRA: the adapters are merged in float32, then the merged weights are cast to `dtype`.
+    model = load_causal_lm(base, dtype=torch.float32 if lora else DTYPES[dtype])
+    if lora:
+        model = add_adapters(model, settings_from(lora))
     try:
         missing, unexpected = model.load_state_dict(policy, strict=False)
     except RuntimeError as error:  # shape mismatches
@@ -132,12 +138,16 @@ def export(
             f"{checkpoint_path}: the policy's shapes differ from base model {base!r} (pass --base with the "
             f"model it was trained from): {error}"
         ) from None
+    if lora:  # the checkpoint holds the adapters only; the frozen base weights come from `base`
+        missing = [key for key in missing if "lora_" in key]
     if missing or unexpected:
         raise ExportError(
             f"{checkpoint_path}: the policy does not match base model {base!r} (pass --base with the model "
             f"it was trained from): missing {missing[:5]} ({len(missing)}), "
             f"unexpected {unexpected[:5]} ({len(unexpected)})"
         )
+    if lora:
+        model = model.merge_and_unload().to(DTYPES[dtype])
     if out.exists():  # empty, or a previous export (`_check_out`): replaced only now that all is well
         shutil.rmtree(out)
     model.save_pretrained(out)
