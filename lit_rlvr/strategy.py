@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -67,3 +69,33 @@ def shard_for_fsdp2(model: nn.Module, mesh: object) -> None:
         if type(module).__name__ in block_names:
             fully_shard(module, mesh=mesh)
     fully_shard(model, mesh=mesh)
+
+
+@contextmanager
+def full_parameters(model: nn.Module) -> Iterator[None]:
+    """Keeps an FSDP2-sharded `model`'s parameters gathered while the block runs (a rollout's generation).
+
+    Without it, `generate` runs every block's forward once per decoded token, and FSDP2 all-gathers
+    the block's parameters before and frees them after each of those forwards: T gathers of the
+    whole model per rollout. Here each block is gathered once and freed at the end, so each process
+    holds one full copy of the weights for the duration. A model that is not sharded is left alone.
+    """
+    from torch.distributed.fsdp import FSDPModule
+
+    if not isinstance(model, FSDPModule):
+        yield
+        return
+    # The root keeps its own setting: FSDP2 never reshards the root after forward (its parameters,
+    # the tied output head among them, are read again right after it).
+    blocks = [module for module in model.modules() if isinstance(module, FSDPModule) and module is not model]
+    for block in blocks:
+        block.set_reshard_after_forward(False, recurse=False)
+    for module in [model, *blocks]:
+        module.unshard()
+    try:
+        yield
+    finally:
+        for block in blocks:
+            block.reshard()
+            block.set_reshard_after_forward(True, recurse=False)  # `shard_for_fsdp2`'s setting
+        model.reshard()

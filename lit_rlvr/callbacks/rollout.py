@@ -29,6 +29,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from lit_rlvr.dynamic_sampling import sample_informative
 from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
 from lit_rlvr.rollout import Rollout, RolloutGenerator
+from lit_rlvr.strategy import full_parameters
 
 DEFAULT_REWARDS = (RewardTerm(name="correct", fn="lit_rlvr.rewards.math.correct", weight=1.0),)
 
@@ -77,7 +78,8 @@ class RolloutCollector(Callback):
     def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
         """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
         started = time.perf_counter()
-        with module.trainer.precision_plugin.forward_context():  # bf16-mixed: generate under autocast too
+        # bf16-mixed generates under autocast too; FSDP2 gathers the policy once, not once per token
+        with module.trainer.precision_plugin.forward_context(), full_parameters(module.policy):
             rollout = self.generator(module.policy, module.tokenizer, batch, greedy=greedy)
         generated = time.perf_counter()
         group = rollout.group_size
