@@ -2,11 +2,28 @@
 
 Shapes: `B` prompts, `G` samples per prompt, `N = B * G` sequences (sample g of prompt b at row
 `b * G + g`), `P` prompt length, `T` completion length.
+
+The rollout engine is a seam (`RolloutEngine`): prompts in, `Rollout` out, and `sync_weights`,
+which the rollout callback calls after each training step's updates. `RolloutGenerator` (HF
+`generate` on the policy itself) is the one engine, and its `sync_weights` has nothing to do.
+A vLLM or SGLang engine is one more file with the same two methods, designed as follows (not
+built: it needs a GPU to be tested on):
+- colocated: the engine lives in each training process on the same GPU, created once with
+  `gpu_memory_utilization` leaving room for training and sleep mode between rollouts (vLLM's
+  `sleep(level=1)` / `wake_up()` frees its KV cache while the policy trains);
+- `__call__` passes the prompt token ids (not text, so tokenization is ours), `n = G` samples
+  with the same temperature, top-p and top-k, and builds `Rollout` from the returned token ids
+  exactly as `RolloutGenerator` does; the engine's own log-probs are not used (the module rescores
+  with the policy, so the ratio's denominator has the trainer's numerics);
+- `sync_weights(policy)` streams the policy's parameters (gathered one block at a time under
+  FSDP2, merged adapters under LoRA) into the engine's model with `load_weights`, so sampling
+  always uses the weights of the last update; with several updates per rollout it runs once,
+  after the last.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +81,18 @@ def completion_mask(completion_ids: Tensor, eos_ids: Tensor) -> Tensor:
     is_eos = torch.isin(completion_ids, eos_ids).long()
     eos_before = is_eos.cumsum(-1) - is_eos  # EOS tokens strictly before each position
     return eos_before == 0
+
+
+class RolloutEngine(Protocol):
+    """What the rollout callback needs from a sampler."""
+
+    samples_per_prompt: int
+
+    def __call__(self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool) -> Rollout:
+        """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
+
+    def sync_weights(self, policy: nn.Module) -> None:
+        """Makes the engine sample from `policy`'s current weights (called after each step's updates)."""
 
 
 class RolloutGenerator:
@@ -142,6 +171,9 @@ class RolloutGenerator:
             max_new_tokens=self.max_new_tokens,
             temperature=1.0 if greedy else self.temperature,
         )
+
+    def sync_weights(self, policy: nn.Module) -> None:
+        """Nothing to do: `generate` runs on the policy itself."""
 
 
 def _eos_ids(model: nn.Module, tokenizer: Any) -> Tensor:

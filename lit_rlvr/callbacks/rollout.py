@@ -9,8 +9,9 @@ Contract with the module: before every training batch it calls `pl_module.attach
 with the raw verified rewards (the weighted sum of the reward terms), correctness and per-term
 rewards filled in; everything after verification (reward shaping, old and reference log-probs,
 advantages, updates) is the module's. Before every validation batch it attaches a greedy,
-verified rollout with one completion per prompt. At setup it refuses a `samples_per_prompt` the
-objective cannot work with.
+verified rollout with one completion per prompt. After every training batch it calls the
+engine's `sync_weights` (`lit_rlvr.rollout.RolloutEngine`). At setup it refuses a
+`samples_per_prompt` the objective cannot work with.
 
 Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
 of further prompts from `PromptDataModule.more_train_batches`, for at most
@@ -129,6 +130,11 @@ class RolloutCollector(Callback):
             batch_size=1,
         )
         pl_module.attach_rollout(sampled.rollout)
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self.generator.sync_weights(pl_module.policy)
 
     def on_validation_batch_start(
         self,
