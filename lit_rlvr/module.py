@@ -17,9 +17,11 @@ from typing import Any
 
 import torch
 from lightning import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
+from torch.distributed.fsdp import FSDPModule
 
-from lit_rlvr import metrics
+from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages, ReduceSum
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
@@ -32,7 +34,6 @@ from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
 from lit_rlvr.rng import capture_rng, restore_rng
 from lit_rlvr.rollout import Rollout
-from lit_rlvr.strategy import shard_for_fsdp2
 
 
 class RLVRModule(LightningModule):
@@ -58,6 +59,8 @@ class RLVRModule(LightningModule):
             instead of storing them (policy and critic): less memory for about one more forward.
         lora: train LoRA adapters on a frozen policy (`lit_rlvr.lora`); the reference is then the
             policy with its adapters disabled. None: train every weight.
+        placement: under FSDP2, where the reference and critic live (`lit_rlvr.strategy.plan`
+            decides what is left None).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class RLVRModule(LightningModule):
         precision: Precision | str | int | None = "32-true",
         activation_checkpointing: bool = False,
         lora: LoraSettings | None = None,
+        placement: strategy.Placement | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -125,6 +129,7 @@ class RLVRModule(LightningModule):
         if activation_checkpointing and self.critic is not None:
             self.critic.backbone.activation_checkpointing_enable({"use_reentrant": False})
         self.objective.setup(self.tokenizer, self.policy.get_input_embeddings().num_embeddings)
+        self.placement = placement
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
         self.micro_batch_size = micro_batch_size
@@ -142,10 +147,14 @@ class RLVRModule(LightningModule):
             )
 
     def configure_model(self) -> None:
-        if self.device_mesh is not None:  # ModelParallelStrategy: shard with FSDP2
-            for model in (self.policy, self.reference, self.critic):
-                if model is not None:
-                    shard_for_fsdp2(model, self.device_mesh["data_parallel"])
+        if self.device_mesh is None:  # single process or DDP: every model whole on each process
+            return
+        models = {"policy": self.policy, "reference": self.reference, "critic": self.critic}
+        chosen = strategy.plan(models, self.placement, on_gpu=self.device.type == "cuda")
+        if not isinstance(self.policy, FSDPModule):  # Lightning calls this again for `fit` after `validate`
+            for line in strategy.describe(models, chosen, self.trainer.world_size):
+                rank_zero_info(line)
+            strategy.place(models, chosen, self.device_mesh["data_parallel"])
 
     @property
     def updates_per_rollout(self) -> int:

@@ -4,12 +4,19 @@
 - several CPU processes: DDP over gloo (the fastest multi-process option on CPU);
 - several GPUs: FSDP2 (`ModelParallelStrategy` with `fully_shard` on each decoder layer), which
   supports manual optimization with several backward passes per step, as every objective needs.
+
+Under FSDP2 the registry also places each model the objective needs (`plan`): the policy is
+sharded; the reference, when there is one, is sharded (or offloaded to CPU memory on a GPU
+run); a critic is sharded when it is about the policy's size and replicated (FSDP2 over a mesh of
+shards of one, so its gradients are all-reduced as DDP would) when it is small, as SPPO's small
+critic. `model.placement` overrides either choice; the plan is printed at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -54,7 +61,76 @@ def build(
     return ModelParallelStrategy(data_parallel_size=size, tensor_parallel_size=1)
 
 
-def shard_for_fsdp2(model: nn.Module, mesh: object) -> None:
+#: A critic with at most this share of the policy's parameters is replicated instead of sharded.
+SMALL_CRITIC = 0.4  # SPPO: 1.5B for 7B is 21%; SmolLM2-135M cut to 6 of 30 layers is 36%
+
+
+@dataclass
+class Placement:
+    """Where the reference and critic live under FSDP2 (`model.placement` in YAML); None: `plan` decides.
+
+    Args:
+        reference: `shard` across processes, or `offload` its shards to CPU memory (GPU runs only).
+        critic: `shard` across processes, or `replicate` a whole copy on each.
+    """
+
+    reference: Literal["shard", "offload"] | None = None
+    critic: Literal["shard", "replicate"] | None = None
+
+
+def plan(models: dict[str, nn.Module | None], placement: Placement | None, *, on_gpu: bool) -> dict[str, str]:
+    """`shard`, `offload` or `replicate` for each present model of `policy`, `reference`, `critic`."""
+    placement = placement or Placement()
+    if placement.reference == "offload" and not on_gpu:
+        raise ValueError(
+            "model.placement.reference=offload needs a GPU run: on CPU the weights are in CPU memory"
+        )
+    sizes = {
+        name: sum(p.numel() for p in model.parameters())
+        for name, model in models.items()
+        if model is not None
+    }
+    chosen = {"policy": "shard"}
+    if "reference" in sizes:
+        chosen["reference"] = placement.reference or "shard"
+    if "critic" in sizes:
+        small = sizes["critic"] <= SMALL_CRITIC * sizes["policy"]
+        chosen["critic"] = placement.critic or ("replicate" if small else "shard")
+    return chosen
+
+
+def describe(models: dict[str, nn.Module | None], chosen: dict[str, str], processes: int) -> list[str]:
+    """One line per model for the start-up log."""
+    policy = sum(p.numel() for p in models["policy"].parameters())
+    lines = []
+    for name, where in chosen.items():
+        size = sum(p.numel() for p in models[name].parameters())
+        how = {
+            "shard": f"sharded over {processes} processes (FSDP2)",
+            "offload": f"sharded over {processes} processes, shards in CPU memory (FSDP2 offload)",
+            "replicate": f"replicated on each of {processes} processes, gradients all-reduced",
+        }[where]
+        lines.append(f"{name}: {size / 1e6:.1f}M parameters ({size / policy:.0%} of the policy), {how}")
+    return lines
+
+
+def place(models: dict[str, nn.Module | None], chosen: dict[str, str], mesh: object) -> None:
+    """Applies `plan`'s choices with FSDP2 on the data-parallel `mesh`."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import CPUOffloadPolicy, OffloadPolicy
+
+    for name, where in chosen.items():
+        if where == "replicate":  # HSDP with shards of one process: pure replication
+            replicas = init_device_mesh(
+                mesh.device_type, (mesh.size(), 1), mesh_dim_names=("replicate", "shard")
+            )
+            shard_for_fsdp2(models[name], replicas)
+        else:
+            offload = CPUOffloadPolicy() if where == "offload" else OffloadPolicy()
+            shard_for_fsdp2(models[name], mesh, offload_policy=offload)
+
+
+def shard_for_fsdp2(model: nn.Module, mesh: object, **options: object) -> None:
     """Shards each transformer block, then the whole model, with FSDP2's `fully_shard`.
 
     Idempotent: Lightning calls `configure_model` again for `fit` after a `validate`.
@@ -67,8 +143,8 @@ def shard_for_fsdp2(model: nn.Module, mesh: object) -> None:
     block_names = set(getattr(model, "_no_split_modules", None) or [])
     for module in list(model.modules()):
         if type(module).__name__ in block_names:
-            fully_shard(module, mesh=mesh)
-    fully_shard(model, mesh=mesh)
+            fully_shard(module, mesh=mesh, **options)
+    fully_shard(model, mesh=mesh, **options)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Two-process runs on CPU over gloo: DDP and FSDP2, through the real CLI in a subprocess."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,15 +10,16 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from lit_rlvr import strategy
 from lit_rlvr.models import TINY, load_causal_lm
 from lit_rlvr.objectives import GRPO, ObjectiveOutput, PolicyBatch
 
 TESTS = Path(__file__).parent
 
 
-def two_process_fit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def two_process_fit(tmp_path: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "lit_rlvr", "fit",
+        sys.executable, "-m", "lit_rlvr", "fit", *([f"--config={config}"] if config else []),
         "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=4",
         "--trainer.val_check_interval=1", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
@@ -66,3 +68,46 @@ def test_a_non_finite_loss_on_one_process_skips_the_update_on_all(tmp_path):
     start = load_causal_lm(TINY).state_dict()
     for name, value in start.items():
         assert torch.equal(state["state_dict"][f"policy.{name}"], value), name
+
+
+def _model(parameters: int) -> torch.nn.Module:
+    return torch.nn.Linear(parameters, 1, bias=False)
+
+
+def test_the_registry_places_each_model_the_objective_needs():
+    policy, reference = _model(1000), _model(1000)
+    alone = {"policy": policy, "reference": None, "critic": None}
+    assert strategy.plan(alone, None, on_gpu=False) == {"policy": "shard"}
+    both = {"policy": policy, "reference": reference, "critic": _model(1000)}
+    expected = {"policy": "shard", "reference": "shard", "critic": "shard"}
+    assert strategy.plan(both, None, on_gpu=False) == expected
+    small = {"policy": policy, "reference": None, "critic": _model(210)}  # SPPO's 1.5B critic for a 7B policy
+    assert strategy.plan(small, None, on_gpu=False)["critic"] == "replicate"
+    assert strategy.plan(small, strategy.Placement(critic="shard"), on_gpu=False)["critic"] == "shard"
+    offload = strategy.Placement(reference="offload")
+    assert strategy.plan(both, offload, on_gpu=True)["reference"] == "offload"
+    with pytest.raises(ValueError, match="model.placement.reference=offload needs a GPU run"):
+        strategy.plan(both, offload, on_gpu=False)
+
+
+SHARDED = "sharded over 2 processes (FSDP2)"
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "expected"),
+    [
+        ("ppo.yaml", ["--model.critic.lr=1e-3"], {"reference": SHARDED, "critic": SHARDED}),
+        (
+            "sppo_small_critic.yaml",
+            ["--model.critic.num_layers=1", "--model.placement.critic=replicate"],
+            {"reference": None, "critic": "replicated on each of 2 processes, gradients all-reduced"},
+        ),
+    ],
+)
+def test_fsdp2_places_policy_reference_and_critic_as_planned(tmp_path, config, args, expected):
+    result = two_process_fit(tmp_path, "--parallelism=fsdp2", *args, config=TESTS.parent / "configs" / config)
+    log = result.stdout + result.stderr
+    assert f"policy: 3.2M parameters (100% of the policy), {SHARDED}" in log
+    for name, how in expected.items():
+        line = re.search(rf"^{name}: [\d.]+M parameters \(\d+% of the policy\), (.*)$", log, re.MULTILINE)
+        assert (line and line.group(1)) == how, log[-2000:]
