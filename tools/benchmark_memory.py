@@ -1,14 +1,20 @@
 """Peak memory of one training step of the embedded model: fp32, bf16, activation checkpointing, LoRA.
 
     python tools/benchmark_memory.py --out docs/scaling/memory.json
+    python tools/benchmark_memory.py --project docs/scaling/memory.json
 
 Each setup runs in a fresh process: the module is built (policy, and a reference for the KL
 term), then one optimizer step is taken on a fixed batch of `--sequences` completions of
 `--completion_tokens` tokens after `--prompt_tokens`-token prompts (random token ids: memory does not
 depend on the text). On CPU it reports the peak resident set size (RSS) of the whole process and
 its growth over the step (gradients, optimizer states, activations); on a GPU, the peak allocated
-and reserved bytes. A table and JSON come out; `docs/scaling.md` turns them into per-GPU figures
-for larger policies.
+and reserved bytes. A table and JSON come out.
+
+`--project` turns a measurement into per-GPU estimates for 1.5B and 7B policies under FSDP2 on 1, 8
+and 16 GPUs (`docs/scaling.md`): the standard bytes per parameter for weights, gradients and AdamW
+states in each precision, divided by the GPUs that shard them, plus the activations of one
+micro-batch scaled from the measured ones by hidden size x layers, plus the full copy of the policy
+that generation gathers and its KV cache.
 """
 
 from __future__ import annotations
@@ -111,6 +117,67 @@ def one_step(args: argparse.Namespace) -> dict[str, float]:
     return result
 
 
+# Qwen2.5 shapes (parameters, layers, hidden, KV heads x head dim): the usual 1.5B and 7B RLVR policies.
+POLICIES = {"1.5B": (1.54e9, 28, 1536, 2 * 128), "7B": (7.62e9, 28, 3584, 4 * 128)}
+SMOLLM2 = (134.5e6, 30, 576)
+GIB = 2**30
+
+
+def projection(
+    measured: dict, *, sequences: int = 8, tokens: int = 1280, rollout_tokens: int = 32 * 1280
+) -> str:
+    """A markdown table of estimated GiB per GPU (see the module docstring)."""
+    results, settings = measured["results"], measured["settings"]
+    measured_tokens = settings["sequences"] * (settings["prompt_tokens"] + settings["completion_tokens"])
+    _, smol_layers, smol_hidden = SMOLLM2
+
+    def activations(name: str, layers: int, hidden: int) -> float:
+        # the step's growth minus gradients and AdamW states (12 bytes per fp32 trainable parameter)
+        optimizer = (12 if "bf16-true" not in name else 6) * results[name]["trainable_parameters"]
+        per_token = (results[name]["step_growth_mib"] * 2**20 - optimizer) / measured_tokens
+        return max(per_token, 0.0) * (layers * hidden) / (smol_layers * smol_hidden) * sequences * tokens
+
+    rows = [
+        ("GRPO, bf16-mixed", "bf16-mixed", 16, 2, 4, None),
+        ("GRPO, bf16-mixed + checkpointing", "fp32 + activation checkpointing", 16, 2, 4, None),
+        ("GRPO, bf16-true + checkpointing + LoRA", "bf16-true + checkpointing + LoRA", 2, 0, 2, None),
+        (
+            "PPO, bf16-mixed + checkpointing (critic = policy)",
+            "fp32 + activation checkpointing",
+            16,
+            2,
+            4,
+            "same",
+        ),
+        ("SPPO 7B, small 1.5B critic replicated", "fp32 + activation checkpointing", 16, 0, 4, "1.5B"),
+    ]
+    lines = [
+        "| setup | policy | GPUs | sharded states | activations | generation | total GiB per GPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, measured_as, policy_bytes, reference_bytes, gather_bytes, critic in rows:
+        for policy_name, (parameters, layers, hidden, kv) in POLICIES.items():
+            if critic == "1.5B" and policy_name != "7B":
+                continue
+            for gpus in (1, 8, 16):
+                sharded = (policy_bytes + reference_bytes) * parameters / gpus
+                replicated = 0.0
+                if critic == "same":
+                    sharded += 16 * parameters / gpus
+                elif critic == "1.5B":
+                    replicated = 16 * POLICIES["1.5B"][0]
+                act = activations(measured_as, layers, hidden)
+                kv_cache = 2 * layers * kv * 2 * rollout_tokens / gpus  # K and V, bf16, this GPU's share
+                generation = gather_bytes * parameters + kv_cache
+                total = sharded + replicated + max(act, generation)  # generation and the update alternate
+                states = (sharded + replicated) / GIB
+                lines.append(
+                    f"| {label} | {policy_name} | {gpus} | {states:.1f} | {act / GIB:.1f} "
+                    f"| {generation / GIB:.1f} | {total / GIB:.1f} |"
+                )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -119,6 +186,7 @@ def main() -> None:
     parser.add_argument("--completion_tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--project", type=Path, help="print per-GPU estimates from a measurement's JSON")
     parser.add_argument("--precision", default="32-true", help=argparse.SUPPRESS)
     parser.add_argument("--activation_checkpointing", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--lora", action="store_true", help=argparse.SUPPRESS)
@@ -126,6 +194,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         print(json.dumps(one_step(args)))
+        return
+    if args.project:
+        print(projection(json.loads(args.project.read_text())))
         return
     shared = [
         f"--model={args.model}", f"--sequences={args.sequences}", f"--prompt_tokens={args.prompt_tokens}",
