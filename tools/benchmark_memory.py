@@ -58,6 +58,7 @@ def one_step(args: argparse.Namespace) -> dict[str, float]:
     from lit_rlvr.rollout import Rollout
 
     torch.set_num_threads(args.threads)
+    runtime = current_rss_mib()  # Python, torch, transformers, Lightning: before any model
     module = RLVRModule(
         model=args.model,
         objective=GRPO(kl_coef=0.04),
@@ -106,7 +107,9 @@ def one_step(args: argparse.Namespace) -> dict[str, float]:
     trainer.fit(module, DataLoader([0], batch_size=1))
     trained = sum(p.numel() for p in module.policy.parameters() if p.requires_grad)
     result = {
+        "parameters": sum(p.numel() for p in module.policy.parameters()),
         "trainable_parameters": trained,
+        "runtime_rss_mib": runtime,
         "loaded_rss_mib": loaded,
         "peak_rss_mib": peak_rss_mib(),
         "step_growth_mib": peak_rss_mib() - loaded,
@@ -119,60 +122,70 @@ def one_step(args: argparse.Namespace) -> dict[str, float]:
 
 # Qwen2.5 shapes (parameters, layers, hidden, KV heads x head dim): the usual 1.5B and 7B RLVR policies.
 POLICIES = {"1.5B": (1.54e9, 28, 1536, 2 * 128), "7B": (7.62e9, 28, 3584, 4 * 128)}
-SMOLLM2 = (134.5e6, 30, 576)
+SMOLLM2_SHAPE = (30, 576)  # layers, hidden
 GIB = 2**30
+# Bytes per parameter of the states a setup holds for the whole step: (frozen or trained weights,
+# gradients, AdamW's two moments, reference weights) for full training; LoRA's frozen base doubles
+# as the reference and its adapters carry the trained states.
+STATE_BYTES = {
+    "fp32": (4, 4, 8, 4),
+    "bf16-mixed": (4, 4, 8, 2),
+    "bf16-true": (2, 2, 4, 2),
+    "fp32 + activation checkpointing": (4, 4, 8, 4),
+    "fp32 + LoRA r=16": (4, 0, 0, 0),
+    "bf16-true + checkpointing + LoRA": (2, 0, 0, 0),
+}
+ADAPTER_BYTES = {"fp32 + LoRA r=16": 16, "bf16-true + checkpointing + LoRA": 8}
 
 
-def projection(
-    measured: dict, *, sequences: int = 8, tokens: int = 1280, rollout_tokens: int = 32 * 1280
-) -> str:
-    """A markdown table of estimated GiB per GPU (see the module docstring)."""
+def projection(measured: dict, *, sequences: int = 8, tokens: int = 1280, rollout_tokens: int = 40960) -> str:
+    """A markdown table of estimated GiB per GPU (see the module docstring).
+
+    Activations per token are what the measured peak holds beyond the runtime and the states of
+    `STATE_BYTES`, scaled from SmolLM2's layers x hidden to the target's, for a micro-batch of
+    `sequences` x `tokens`; generation holds the gathered policy and the KV cache of this GPU's
+    share of `rollout_tokens`.
+    """
     results, settings = measured["results"], measured["settings"]
     measured_tokens = settings["sequences"] * (settings["prompt_tokens"] + settings["completion_tokens"])
-    _, smol_layers, smol_hidden = SMOLLM2
 
-    def activations(name: str, layers: int, hidden: int) -> float:
-        # the step's growth minus gradients and AdamW states (12 bytes per fp32 trainable parameter)
-        optimizer = (12 if "bf16-true" not in name else 6) * results[name]["trainable_parameters"]
-        per_token = (results[name]["step_growth_mib"] * 2**20 - optimizer) / measured_tokens
-        return max(per_token, 0.0) * (layers * hidden) / (smol_layers * smol_hidden) * sequences * tokens
+    def states(setup: str, parameters: float, adapters: float) -> float:
+        return sum(STATE_BYTES[setup]) * parameters + ADAPTER_BYTES.get(setup, 0) * adapters
 
-    rows = [
-        ("GRPO, bf16-mixed", "bf16-mixed", 16, 2, 4, None),
-        ("GRPO, bf16-mixed + checkpointing", "fp32 + activation checkpointing", 16, 2, 4, None),
-        ("GRPO, bf16-true + checkpointing + LoRA", "bf16-true + checkpointing + LoRA", 2, 0, 2, None),
-        (
-            "PPO, bf16-mixed + checkpointing (critic = policy)",
-            "fp32 + activation checkpointing",
-            16,
-            2,
-            4,
-            "same",
-        ),
-        ("SPPO 7B, small 1.5B critic replicated", "fp32 + activation checkpointing", 16, 0, 4, "1.5B"),
+    def activations(setup: str, layers: int, hidden: int) -> float:
+        r = results[setup]
+        adapters = r["trainable_parameters"] if setup in ADAPTER_BYTES else 0
+        held = (r["peak_rss_mib"] - r["runtime_rss_mib"]) * 2**20 - states(setup, r["parameters"], adapters)
+        scale = (layers * hidden) / (SMOLLM2_SHAPE[0] * SMOLLM2_SHAPE[1])
+        return max(held, 0.0) / measured_tokens * scale * sequences * tokens
+
+    rows = [  # label, measured setup, gathered bytes per parameter while generating, critic
+        ("GRPO, bf16-mixed", "bf16-mixed", 4, None),
+        ("GRPO, bf16-true", "bf16-true", 2, None),
+        ("GRPO, bf16-true + checkpointing + LoRA", "bf16-true + checkpointing + LoRA", 2, None),
+        ("PPO, bf16-mixed (critic = policy size)", "bf16-mixed", 4, "same"),
+        ("SPPO, bf16-mixed, 1.5B critic replicated", "bf16-mixed", 4, "1.5B"),
     ]
     lines = [
-        "| setup | policy | GPUs | sharded states | activations | generation | total GiB per GPU |",
+        "| setup | policy | GPUs | states (sharded + replicated) | activations | generation | GiB per GPU |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, measured_as, policy_bytes, reference_bytes, gather_bytes, critic in rows:
-        for policy_name, (parameters, layers, hidden, kv) in POLICIES.items():
-            if critic == "1.5B" and policy_name != "7B":
+    for label, setup, gathered, critic in rows:
+        for name, (parameters, layers, hidden, kv) in POLICIES.items():
+            if critic == "1.5B" and name != "7B":
                 continue
+            adapters = parameters * 0.0064 if setup in ADAPTER_BYTES else 0  # r = 16 on every linear layer
             for gpus in (1, 8, 16):
-                sharded = (policy_bytes + reference_bytes) * parameters / gpus
-                replicated = 0.0
+                held = states(setup, parameters, adapters) / gpus
                 if critic == "same":
-                    sharded += 16 * parameters / gpus
+                    held += 16 * parameters / gpus  # fp32 weights, gradients and AdamW, sharded
                 elif critic == "1.5B":
-                    replicated = 16 * POLICIES["1.5B"][0]
-                act = activations(measured_as, layers, hidden)
-                kv_cache = 2 * layers * kv * 2 * rollout_tokens / gpus  # K and V, bf16, this GPU's share
-                generation = gather_bytes * parameters + kv_cache
-                total = sharded + replicated + max(act, generation)  # generation and the update alternate
-                states = (sharded + replicated) / GIB
+                    held += 16 * POLICIES["1.5B"][0]  # replicated whole on every GPU
+                act = activations(setup, layers, hidden)
+                generation = gathered * parameters + 2 * layers * kv * 2 * rollout_tokens / gpus
+                total = held + max(act, generation)  # generation and the update alternate
                 lines.append(
-                    f"| {label} | {policy_name} | {gpus} | {states:.1f} | {act / GIB:.1f} "
+                    f"| {label} | {name} | {gpus} | {held / GIB:.1f} | {act / GIB:.1f} "
                     f"| {generation / GIB:.1f} | {total / GIB:.1f} |"
                 )
     return "\n".join(lines)

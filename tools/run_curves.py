@@ -27,7 +27,11 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 
 Axis = Literal["step", "samples", "seconds"]
 AXES: tuple[Axis, ...] = get_args(Axis)
-AXIS_LABELS = {"step": "training steps (rollouts)", "samples": "completions sampled", "seconds": "training seconds"}
+AXIS_LABELS = {
+    "step": "training steps (rollouts)",
+    "samples": "completions sampled",
+    "seconds": "training seconds",
+}
 
 
 @dataclass
