@@ -96,7 +96,12 @@ SHARDED = "sharded over 2 processes (FSDP2)"
 @pytest.mark.parametrize(
     ("config", "args", "expected"),
     [
-        ("ppo.yaml", ["--model.critic.lr=1e-3"], {"reference": SHARDED, "critic": SHARDED}),
+        pytest.param(
+            "ppo.yaml",
+            ["--model.critic.lr=1e-3"],
+            {"reference": SHARDED, "critic": SHARDED},
+            marks=pytest.mark.slow,  # PPO's critic under FSDP2 runs in the default suite in test_world_size
+        ),
         (
             "sppo_small_critic.yaml",
             ["--model.critic.num_layers=1", "--model.placement.critic=replicate"],
