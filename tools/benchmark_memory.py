@@ -141,9 +141,11 @@ ADAPTER_BYTES = {"fp32 + LoRA r=16": 16, "bf16-true + checkpointing + LoRA": 8}
 def projection(measured: dict, *, sequences: int = 8, tokens: int = 1280, rollout_tokens: int = 40960) -> str:
     """A markdown table of estimated GiB per GPU (see the module docstring).
 
-    Activations per token are what the measured peak holds beyond the runtime and the states of
-    `STATE_BYTES`, scaled from SmolLM2's layers x hidden to the target's, for a micro-batch of
-    `sequences` x `tokens`; generation holds the gathered policy and the KV cache of this GPU's
+    Activations per token come from the fp32 runs, the one setup whose weights are counted once in
+    the RSS (a bf16 run also keeps pages of the float32 file it converted from): the peak beyond
+    the runtime and the states of `STATE_BYTES`, scaled by layers x hidden to the target, halved in
+    bfloat16, times the measured ratio with activation checkpointing, for a micro-batch of
+    `sequences` x `tokens`. Generation holds the gathered policy and the KV cache of this GPU's
     share of `rollout_tokens`.
     """
     results, settings = measured["results"], measured["settings"]
@@ -152,36 +154,38 @@ def projection(measured: dict, *, sequences: int = 8, tokens: int = 1280, rollou
     def states(setup: str, parameters: float, adapters: float) -> float:
         return sum(STATE_BYTES[setup]) * parameters + ADAPTER_BYTES.get(setup, 0) * adapters
 
-    def activations(setup: str, layers: int, hidden: int) -> float:
+    def residual(setup: str) -> float:
         r = results[setup]
-        adapters = r["trainable_parameters"] if setup in ADAPTER_BYTES else 0
-        held = (r["peak_rss_mib"] - r["runtime_rss_mib"]) * 2**20 - states(setup, r["parameters"], adapters)
-        scale = (layers * hidden) / (SMOLLM2_SHAPE[0] * SMOLLM2_SHAPE[1])
-        return max(held, 0.0) / measured_tokens * scale * sequences * tokens
+        return (r["peak_rss_mib"] - r["runtime_rss_mib"]) * 2**20 - states(setup, r["parameters"], 0)
 
-    rows = [  # label, measured setup, gathered bytes per parameter while generating, critic
-        ("GRPO, bf16-mixed", "bf16-mixed", 4, None),
-        ("GRPO, bf16-true", "bf16-true", 2, None),
-        ("GRPO, bf16-true + checkpointing + LoRA", "bf16-true + checkpointing + LoRA", 2, None),
-        ("PPO, bf16-mixed (critic = policy size)", "bf16-mixed", 4, "same"),
-        ("SPPO, bf16-mixed, 1.5B critic replicated", "bf16-mixed", 4, "1.5B"),
+    per_token = residual("fp32") / measured_tokens  # SmolLM2, float32, no checkpointing
+    checkpointed = residual("fp32 + activation checkpointing") / residual("fp32")
+
+    rows = [  # label, states, gathered bytes per parameter while generating, checkpointing, critic
+        ("GRPO, bf16-mixed", "bf16-mixed", 4, False, None),
+        ("GRPO, bf16-mixed + checkpointing", "bf16-mixed", 4, True, None),
+        ("GRPO, bf16-true + checkpointing", "bf16-true", 2, True, None),
+        ("GRPO, bf16-true + checkpointing + LoRA", "bf16-true + checkpointing + LoRA", 2, True, None),
+        ("PPO, bf16-mixed + checkpointing, critic = policy size", "bf16-mixed", 4, True, "same"),
+        ("SPPO, bf16-mixed + checkpointing, 1.5B critic replicated", "bf16-mixed", 4, True, "1.5B"),
     ]
     lines = [
         "| setup | policy | GPUs | states (sharded + replicated) | activations | generation | GiB per GPU |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, setup, gathered, critic in rows:
+    for label, setup, gathered, checkpointing, critic in rows:
         for name, (parameters, layers, hidden, kv) in POLICIES.items():
             if critic == "1.5B" and name != "7B":
                 continue
             adapters = parameters * 0.0064 if setup in ADAPTER_BYTES else 0  # r = 16 on every linear layer
+            scale = (layers * hidden) / (SMOLLM2_SHAPE[0] * SMOLLM2_SHAPE[1])
+            act = per_token * scale * 0.5 * sequences * tokens * (checkpointed if checkpointing else 1.0)
             for gpus in (1, 8, 16):
                 held = states(setup, parameters, adapters) / gpus
                 if critic == "same":
                     held += 16 * parameters / gpus  # fp32 weights, gradients and AdamW, sharded
                 elif critic == "1.5B":
                     held += 16 * POLICIES["1.5B"][0]  # replicated whole on every GPU
-                act = activations(setup, layers, hidden)
                 generation = gathered * parameters + 2 * layers * kv * 2 * rollout_tokens / gpus
                 total = held + max(act, generation)  # generation and the update alternate
                 lines.append(
