@@ -196,6 +196,7 @@ def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):
     assert "arm 'a' must be {config: PATH" in compare("--experiment", str(file)).stderr
 
 
+@pytest.mark.slow  # a minute; arm parsing and seed averaging are tested without training above
 def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_error(tmp_path):
     # Two arms from one config, two seeds each; validation every 4 completions (after every step).
     experiment = tmp_path / "exp.yaml"

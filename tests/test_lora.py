@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from fit_helpers import fit
 
@@ -42,6 +43,7 @@ def test_only_the_adapters_train_and_the_reference_is_the_base_with_adapters_dis
         assert torch.equal(logp(module.policy), logp(base))
 
 
+@pytest.mark.slow  # a minute; the adapters-only training and the base-as-reference stay in the default run
 def test_lora_fit_resumes_from_a_checkpoint_without_the_base_weights_and_exports_merged(tmp_path):
     root = tmp_path / "run"
     quick = ["--trainer.limit_val_batches=1", "--validate_before_fit=false"]

@@ -123,6 +123,7 @@ def test_sigkill_then_resume_at_an_epoch_boundary(tmp_path, uninterrupted):
     assert_same_run(steps(tmp_path), uninterrupted)
 
 
+@pytest.mark.slow  # 40 s; GRPO resume after kill -9 stays in the default run
 def test_ppo_with_critic_and_adaptive_kl_resumes_exactly(tmp_path):
     config = str(TESTS.parent / "configs" / "ppo.yaml")
     ppo = ["--model.objective.kl_target=0.01", "--model.objective.kl_horizon=8", "--model.critic.lr=1e-3"]
