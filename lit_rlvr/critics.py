@@ -255,3 +255,18 @@ def build_critic(
     """The critic an objective with `critic_kind = kind` needs, its weights in `dtype`."""
     critic = CRITICS[kind](config.model or policy_model, config.num_layers, dtype)
     return critic.train()  # `from_pretrained` returns eval mode
+
+
+def critic_for(
+    objective: Objective, config: CriticConfig | None, policy_model: str, dtype: torch.dtype
+) -> TokenValueCritic | PromptValueCritic | None:
+    """The critic `objective` needs (None if it needs none); refuses a config given to the wrong one."""
+    name, kind = type(objective).__name__, objective.critic_kind
+    if (kind is None) != (config is None):
+        raise ValueError(
+            f"model.objective={name} needs a critic: set model.critic (e.g. `critic: {{model: null}}` "
+            "for one on the policy's backbone)"
+            if config is None
+            else f"model.critic is set but model.objective={name} uses no critic: remove model.critic"
+        )
+    return None if config is None else build_critic(kind, config, policy_model, dtype)

@@ -24,6 +24,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from lit_rlvr.lora import LoraSettings, add_adapters
+from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
+
 SMOLLM2 = "smollm2-135m-instruct"
 TINY = "tiny-random-llama"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -138,3 +141,18 @@ def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> PreTrainedM
         if getattr(model.config, knob, None):
             raise ValueError(f"model {name!r}: {knob} is not supported by lit_rlvr's chunked log-probs")
     return model
+
+
+def load_policy(
+    name: str,
+    precision: Precision,
+    *,
+    lora: LoraSettings | None = None,
+    activation_checkpointing: bool = False,
+) -> PreTrainedModel:
+    """The policy to train: in the precision's trained dtype, or under LoRA, its frozen base weights in
+    the compute dtype with fresh adapters (`lit_rlvr.lora`)."""
+    policy = load_causal_lm(name, (frozen_dtype if lora else trained_dtype)(precision))
+    if activation_checkpointing:
+        policy.activation_checkpointing_enable({"use_reentrant": False})
+    return policy if lora is None else add_adapters(policy, lora)

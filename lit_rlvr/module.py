@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import torch
@@ -22,13 +20,13 @@ from torch import Tensor, nn
 from torch.distributed.fsdp import FSDPModule
 
 from lit_rlvr import metrics, strategy
-from lit_rlvr.advantages import Advantages, ReduceSum
+from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
-from lit_rlvr.critics import CriticConfig, CriticStep, build_critic
+from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
-from lit_rlvr.lora import LoraSettings, add_adapters
-from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
+from lit_rlvr.lora import LoraSettings
+from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
@@ -100,13 +98,9 @@ class RLVRModule(LightningModule):
         self.automatic_optimization = False
         self.objective = objective or GRPO()
         self.tokenizer = load_tokenizer(model)
-        # Under LoRA the policy's base weights are frozen: they load in the compute dtype.
-        self.policy = load_causal_lm(model, (frozen_dtype if lora else trained_dtype)(self.precision))
-        if activation_checkpointing:
-            self.policy.activation_checkpointing_enable({"use_reentrant": False})
-        if lora is not None:
-            self.policy = add_adapters(self.policy, lora)
-        self.policy.train()
+        self.policy = load_policy(
+            model, self.precision, lora=lora, activation_checkpointing=activation_checkpointing
+        ).train()
         #: The reference is the policy with its adapters disabled (`_score`), not a second copy.
         self.reference_is_base = lora is not None and self.objective.needs_reference
         self.reference = (
@@ -114,18 +108,8 @@ class RLVRModule(LightningModule):
             if self.objective.needs_reference and lora is None
             else None
         )
-        name, kind = type(self.objective).__name__, self.objective.critic_kind
-        if (kind is None) != (critic is None):
-            raise ValueError(
-                f"model.objective={name} needs a critic: set model.critic (e.g. `critic: {{model: null}}` "
-                "for one on the policy's backbone)"
-                if critic is None
-                else f"model.critic is set but model.objective={name} uses no critic: remove model.critic"
-            )
         self.critic_config = critic
-        self.critic = (
-            build_critic(kind, critic, model, trained_dtype(self.precision)) if critic is not None else None
-        )
+        self.critic = critic_for(self.objective, critic, model, trained_dtype(self.precision))
         if activation_checkpointing and self.critic is not None:
             self.critic.backbone.activation_checkpointing_enable({"use_reentrant": False})
         self.objective.setup(self.tokenizer, self.policy.get_input_embeddings().num_embeddings)
@@ -261,7 +245,9 @@ class RLVRModule(LightningModule):
         if self.objective.kl_in_reward:
             kl = kl_estimate(rollout.logp_old, rollout.ref_logp, self.objective.kl_estimator)  # [N, T]
         values = None if self.critic is None else self.critic.rollout_values(rollout, self.micro_batch_size)
-        estimate = self.objective.advantages(rewards, mask, kl=kl, values=values, reduce_sum=self._reduce_sum)
+        estimate = self.objective.advantages(
+            rewards, mask, kl=kl, values=values, reduce_sum=strategy.sum_over_processes(self.trainer)
+        )
         if kl is not None:  # after the estimate, which used the coefficient this rollout was sampled under
             self.objective.observe_kl(self._all_processes(torch.where(mask, kl, 0.0).sum(-1)))
         if self.critic is None:
@@ -271,25 +257,12 @@ class RLVRModule(LightningModule):
             backward=self.manual_backward,
             max_grad_norm=self.critic_config.max_grad_norm,
             micro_batch_size=self.micro_batch_size,
-            mean_over_processes=self._mean_over_processes,
+            mean_over_processes=strategy.mean_over_processes(self.trainer),
         )
         mini_batches = self._mini_batch_order(len(mask))
         return estimate, self.critic.learn(
             self.objective, rollout, estimate.returns, values, mini_batches=mini_batches, step=step
         )
-
-    @property
-    def _reduce_sum(self) -> ReduceSum:
-        """Sums over the data-parallel processes; None in one process (nothing to reduce)."""
-        if self.trainer.world_size == 1:
-            return None
-        return partial(self.trainer.strategy.reduce, reduce_op="sum")
-
-    @property
-    def _mean_over_processes(self) -> Callable[[Tensor], Tensor] | None:
-        if self.trainer.world_size == 1:
-            return None
-        return partial(self.trainer.strategy.reduce, reduce_op="mean")
 
     def _all_processes(self, values: Tensor) -> Tensor:
         """`[n]` values of this process -> `[world_size * n]` of every process, in rank order."""
@@ -315,10 +288,9 @@ class RLVRModule(LightningModule):
     def _update(self, rollout: Rollout, advantages: Tensor) -> dict[str, Tensor]:
         optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
         totals = metrics.WeightedMeans()
+        mean_over_processes = strategy.mean_over_processes(self.trainer)
         for mini in self._mini_batch_order(len(rollout.texts)):
-            norm = LossNorm.of(
-                rollout.completion_mask[mini], rollout.max_new_tokens, self._mean_over_processes
-            )
+            norm = LossNorm.of(rollout.completion_mask[mini], rollout.max_new_tokens, mean_over_processes)
             optimizer.zero_grad()
             loss = torch.zeros((), dtype=torch.float32, device=self.device)
             for micro in mini.split(self.micro_batch_size):

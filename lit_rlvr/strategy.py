@@ -14,14 +14,16 @@ critic. `model.placement` overrides either choice; the plan is printed at start-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
+from lightning import Trainer
 from lightning.pytorch.strategies import DDPStrategy, ModelParallelStrategy, Strategy
-from torch import nn
+from torch import Tensor, nn
 
 Parallelism = Literal["auto", "single", "ddp", "fsdp2"]
 
@@ -128,6 +130,16 @@ def place(models: dict[str, nn.Module | None], chosen: dict[str, str], mesh: obj
         else:
             offload = CPUOffloadPolicy() if where == "offload" else OffloadPolicy()
             shard_for_fsdp2(models[name], mesh, offload_policy=offload)
+
+
+def sum_over_processes(trainer: Trainer) -> Callable[[Tensor], Tensor] | None:
+    """Sums a tensor over the data-parallel processes; None in one process (nothing to reduce)."""
+    return None if trainer.world_size == 1 else partial(trainer.strategy.reduce, reduce_op="sum")
+
+
+def mean_over_processes(trainer: Trainer) -> Callable[[Tensor], Tensor] | None:
+    """Averages a tensor over the data-parallel processes; None in one process."""
+    return None if trainer.world_size == 1 else partial(trainer.strategy.reduce, reduce_op="mean")
 
 
 def shard_for_fsdp2(model: nn.Module, mesh: object, **options: object) -> None:
