@@ -1,8 +1,12 @@
 """Log-probabilities and entropies of completion tokens, without a float32 `[N, T, V]` tensor.
 
-The decoder runs once; the vocabulary projection then runs over the completion tokens in chunks,
-each under activation checkpointing, so neither the forward nor the backward ever holds more
-than `chunk_tokens x V` logits (V is 49k for SmolLM2: a full `[N, T, V]` float32 tensor would be
+The decoder runs over each distinct prompt once: rows sampled from the same prompt share its pass,
+whose KV cache (repeated per row, the gradient flowing back through it) is the context their
+completions run against; prompt positions never reach the vocabulary projection. Under activation
+checkpointing, whose blocks run without a cache, each row runs prompt and completion as one
+sequence instead. The vocabulary projection then runs over the completion tokens in chunks, each
+under activation checkpointing, so neither the forward nor the backward ever holds more than
+`chunk_tokens x V` logits (V is 49k for SmolLM2: a full `[N, T, V]` float32 tensor would be
 ~6 GB at N = 256, T = 128).
 """
 
@@ -25,6 +29,64 @@ class TokenLogprobs(NamedTuple):
 def position_ids(attention_mask: Tensor) -> Tensor:
     """Positions counted from each row's first real token, as `generate` uses for left padding."""
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def states_before_completion_tokens(
+    model: nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, completion_ids: Tensor, completion_mask: Tensor
+) -> Tensor:
+    """`[N, T, H]` the decoder's last hidden state at the position before each completion token.
+
+    Args:
+        prompt_ids: `[N, P]` left-padded prompts (rows with the same prompt share one pass over it).
+        prompt_mask: `[N, P]` 1 on real prompt tokens.
+        completion_ids: `[N, T]` completions.
+        completion_mask: `[N, T]` 1 on real completion tokens.
+    """
+    width = completion_ids.shape[1]
+    # Calling the model itself (not its decoder) keeps FSDP's root hooks in play; asking for one
+    # logit position makes its own vocabulary projection negligible.
+    if torch.is_grad_enabled() and getattr(model, "is_gradient_checkpointing", False):
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1).long()
+        output = model(
+            input_ids=torch.cat([prompt_ids, completion_ids], dim=1),
+            attention_mask=attention_mask,
+            position_ids=position_ids(attention_mask),
+            output_hidden_states=True,
+            logits_to_keep=1,
+            use_cache=False,
+        )
+        return output.hidden_states[-1][:, -width - 1 : -1]
+    distinct, prompt_of_row = torch.unique(
+        torch.where(prompt_mask.bool(), prompt_ids, -1), dim=0, return_inverse=True
+    )
+    rows = torch.arange(len(prompt_ids), device=prompt_ids.device)
+    first_row = torch.full((len(distinct),), len(rows), device=rows.device).scatter_reduce(
+        0, prompt_of_row, rows, "amin"
+    )
+    prompt = model(
+        input_ids=prompt_ids[first_row],
+        attention_mask=prompt_mask[first_row].long(),
+        position_ids=position_ids(prompt_mask[first_row]),
+        output_hidden_states=True,
+        logits_to_keep=1,
+        use_cache=True,
+    )
+    before_first = prompt.hidden_states[-1][prompt_of_row, -1:]  # [N, 1, H]
+    if width == 1:
+        return before_first
+    cache = prompt.cache
+    cache.batch_select_indices(prompt_of_row)
+    prompt_lengths = prompt_mask.sum(-1, keepdim=True)
+    completion = model(
+        input_ids=completion_ids[:, :-1],  # the last token's state predicts nothing
+        attention_mask=torch.cat([prompt_mask, completion_mask[:, :-1]], dim=1).long(),
+        position_ids=prompt_lengths + torch.arange(width - 1, device=rows.device),
+        cache=cache,
+        output_hidden_states=True,
+        logits_to_keep=1,
+        use_cache=True,
+    )
+    return torch.cat([before_first, completion.hidden_states[-1]], dim=1)
 
 
 def _head_logprobs(
@@ -60,17 +122,14 @@ def completion_logprobs(
         `TokenLogprobs` with `[N, T]` tensors, zero where `completion_mask` is False.
     """
     num_completion = completion_mask.shape[1]
-    # Calling the model itself (not its decoder) keeps FSDP's root hooks in play; asking for one
-    # logit position makes its own vocabulary projection negligible.
-    output = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids(attention_mask),
-        output_hidden_states=True,
-        logits_to_keep=1,
-        use_cache=False,
-    )
-    hidden = output.hidden_states[-1][:, -num_completion - 1 : -1]  # [N, T, H]: the state before each token
+    prompt_width = input_ids.shape[1] - num_completion
+    hidden = states_before_completion_tokens(
+        model,
+        input_ids[:, :prompt_width],
+        attention_mask[:, :prompt_width],
+        input_ids[:, prompt_width:],
+        completion_mask,
+    )  # [N, T, H]
     selected = hidden[completion_mask]  # [M, H], M completion tokens
     targets = input_ids[:, -num_completion:][completion_mask]  # [M]
     head = model.get_output_embeddings()

@@ -22,12 +22,13 @@ from torch.distributed.fsdp import FSDPModule
 from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
+from lit_rlvr.batching import micro_batches
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.lora import LoraSettings
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
-from lit_rlvr.objectives import GRPO, Objective, PolicyBatch
+from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
 from lit_rlvr.rng import capture_rng, restore_rng
@@ -48,7 +49,10 @@ class RLVRModule(LightningModule):
         max_grad_norm: gradient clipping threshold (global L2 norm).
         ppo_epochs: passes over each rollout.
         mini_batches: optimizer steps per pass; each mini-batch is a slice of the rollout.
-        micro_batch_size: sequences per forward/backward; gradients accumulate exactly over them.
+        micro_batch_size: sequences per forward/backward at most; gradients accumulate exactly over them.
+        micro_batch_tokens: token positions per forward/backward at most (each distinct prompt once,
+            plus every row's completion at the micro-batch's longest), None: sequences only. Rows
+            are grouped by prompt and length either way (`lit_rlvr.batching`).
         log_completions_every: write sample completions to the logger every this many steps (0: never).
         seed: seed of the mini-batch shuffling.
         precision: the Trainer's precision (the CLI links it from `trainer.precision`): the dtype
@@ -74,6 +78,7 @@ class RLVRModule(LightningModule):
         ppo_epochs: int = 1,
         mini_batches: int = 1,
         micro_batch_size: int = 8,
+        micro_batch_tokens: int | None = None,
         log_completions_every: int = 10,
         seed: int = 0,
         precision: Precision | str | int | None = "32-true",
@@ -89,6 +94,8 @@ class RLVRModule(LightningModule):
         ):
             if value < 1:
                 raise ValueError(f"model.{name} must be >= 1, got {value}")
+        if micro_batch_tokens is not None and micro_batch_tokens < 1:
+            raise ValueError(f"model.micro_batch_tokens must be >= 1 or null, got {micro_batch_tokens}")
         if not lr > 0:
             raise ValueError(f"model.lr must be > 0, got {lr}")
         if max_grad_norm <= 0 or warmup_steps < 0:
@@ -117,6 +124,7 @@ class RLVRModule(LightningModule):
         self.ppo_epochs = ppo_epochs
         self.mini_batches = mini_batches
         self.micro_batch_size = micro_batch_size
+        self.micro_batch_tokens = micro_batch_tokens
         self.log_completions_every = log_completions_every
         self.rollout: Rollout | None = None
         self.skipped_updates = 0
@@ -150,6 +158,12 @@ class RLVRModule(LightningModule):
         """Whether `logp_old` is scored before the updates (off-policy passes, or the KL in the reward)."""
         return self.updates_per_rollout > 1 or self.objective.kl_in_reward
 
+    @property
+    def first_update_scores_itself(self) -> bool:
+        """Whether the first mini-batch takes `logp_old` from its own forward pass, which runs on the
+        sampling weights: when no epoch revisits its rows and the reward needs no `logp_old` first."""
+        return self.ppo_epochs == 1 and not self.objective.kl_in_reward
+
     def attach_rollout(self, rollout: Rollout) -> None:
         """Called by `RolloutCollector` before each training and validation batch."""
         self.rollout = rollout
@@ -163,11 +177,24 @@ class RLVRModule(LightningModule):
             )
         return rollout
 
+    def micro_batches(self, rollout: Rollout, rows: Tensor) -> list[Tensor]:
+        """`rows` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
+        return micro_batches(
+            rows,
+            prompt_of_row=torch.arange(len(rollout.texts), device=rows.device) // rollout.group_size,
+            prompt_lengths=rollout.prompt_mask.sum(-1),
+            completion_lengths=rollout.completion_mask.sum(-1),
+            max_sequences=self.micro_batch_size,
+            max_tokens=self.micro_batch_tokens,
+        )
+
     @torch.no_grad()
-    def sequence_logprobs(self, model: nn.Module, rollout: Rollout) -> Tensor:
-        """`[N, T]` log-probs of the rollout's completions under `model`, micro-batched, no grad."""
+    def sequence_logprobs(self, model: nn.Module, rollout: Rollout, rows: Tensor | None = None) -> Tensor:
+        """`[N, T]` log-probs of the rollout's completions (of `rows`; None: all) under `model`, no grad."""
         logp = torch.zeros(rollout.completion_mask.shape, dtype=torch.float32, device=self.device)
-        for index in torch.arange(len(rollout.texts), device=self.device).split(self.micro_batch_size):
+        if rows is None:
+            rows = torch.arange(len(rollout.texts), device=self.device)
+        for index in self.micro_batches(rollout, rows):
             part = rollout.select(index)
             scored = completion_logprobs(
                 model,
@@ -183,12 +210,13 @@ class RLVRModule(LightningModule):
         started = time.perf_counter()
         rollout = self._take_rollout()
         rewards = self._shaped_rewards(rollout)  # [B, G]
-        rollout = self._score(rollout)
+        order = self._mini_batch_order(len(rollout.texts))
+        rollout = self._score(rollout, order)
         scored = time.perf_counter()
         estimate, critic_metrics = self._advantages(rollout, rewards)
         warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
         update_metrics = (
-            {} if warming_up else self._update(rollout, estimate.advantages)
+            {} if warming_up else self._update(rollout, estimate.advantages, order)
         )  # only the critic learns
         timings = {
             **(rollout.timings or {}),
@@ -227,10 +255,19 @@ class RLVRModule(LightningModule):
             return {}
         return {f"reward/shaped_{k}": v for k, v in metrics.stats(rewards.float().flatten()).items()}
 
-    def _score(self, rollout: Rollout) -> Rollout:
-        """The rollout with `logp_old` (when needed) and `ref_logp` (when the objective uses a reference)."""
+    def _score(self, rollout: Rollout, order: list[Tensor]) -> Rollout:
+        """The rollout with `logp_old` (when needed) and `ref_logp` (when the objective uses a reference).
+
+        The first mini-batch's `logp_old` is left to its own update when it can be
+        (`first_update_scores_itself`), so that pass is not run twice.
+        """
         if self.needs_logp_old:
-            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout))
+            rows = None
+            if self.first_update_scores_itself:
+                rows = torch.ones(len(rollout.texts), dtype=torch.bool, device=self.device)
+                rows[order[0]] = False
+                rows = rows.nonzero().squeeze(-1)
+            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout, rows))
         if self.reference is not None:
             rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.reference, rollout))
         if self.reference_is_base:
@@ -285,16 +322,20 @@ class RLVRModule(LightningModule):
         optimizers = self.optimizers()
         return optimizers if isinstance(optimizers, list) else [optimizers]
 
-    def _update(self, rollout: Rollout, advantages: Tensor) -> dict[str, Tensor]:
+    def _update(self, rollout: Rollout, advantages: Tensor, order: list[Tensor]) -> dict[str, Tensor]:
+        """One optimizer step per mini-batch of `order`; the first runs on the sampling weights."""
         optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
         totals = metrics.WeightedMeans()
         mean_over_processes = strategy.mean_over_processes(self.trainer)
-        for mini in self._mini_batch_order(len(rollout.texts)):
+        for step, mini in enumerate(order):
             norm = LossNorm.of(rollout.completion_mask[mini], rollout.max_new_tokens, mean_over_processes)
             optimizer.zero_grad()
             loss = torch.zeros((), dtype=torch.float32, device=self.device)
-            for micro in mini.split(self.micro_batch_size):
-                out = self._micro_step(rollout.select(micro), advantages[micro], norm)
+            for micro in self.micro_batches(rollout, mini):
+                part = rollout.select(micro)
+                if step == 0 and self.first_update_scores_itself:
+                    part = part._replace(logp_old=None)  # on the sampling weights: its own log-probs
+                out = self._micro_step(part, advantages[micro], norm)
                 self.manual_backward(out.loss)
                 loss += out.loss.detach()
                 totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
@@ -309,7 +350,7 @@ class RLVRModule(LightningModule):
             totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
         return totals.means()
 
-    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm):
+    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm) -> ObjectiveOutput:
         """The objective on one micro-batch; `advantages` `[n, T]` are cut to the part's trimmed width."""
         scored = completion_logprobs(
             self.policy,

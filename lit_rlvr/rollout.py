@@ -4,8 +4,8 @@ Shapes: `B` prompts, `G` samples per prompt, `N = B * G` sequences (sample g of 
 `b * G + g`), `P` prompt length, `T` completion length.
 
 The rollout engine is a seam (`RolloutEngine`): prompts in, `Rollout` out, and `sync_weights`,
-which the rollout callback calls after each training step's updates. `RolloutGenerator` (HF
-`generate` on the policy itself) is the one engine, and its `sync_weights` has nothing to do.
+which the rollout callback calls after each training step's updates. `RolloutGenerator` (the policy
+itself, through `lit_rlvr.decoding`) is the one engine, and its `sync_weights` has nothing to do.
 A vLLM or SGLang engine is one more file with the same two methods, designed as follows (not
 built: it needs a GPU to be tested on):
 - colocated: the engine lives in each training process on the same GPU, created once with
@@ -27,6 +27,8 @@ from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
+
+from lit_rlvr.decoding import sample_completions
 
 
 class Rollout(NamedTuple):
@@ -96,7 +98,7 @@ class RolloutEngine(Protocol):
 
 
 class RolloutGenerator:
-    """Samples completions with Hugging Face `generate` (KV cache on).
+    """Samples completions with the policy itself: prompts prefilled once, finished rows dropped (`lit_rlvr.decoding`).
 
     Args:
         samples_per_prompt: G, completions sampled per prompt.
@@ -137,24 +139,22 @@ class RolloutGenerator:
         """Generates for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
         group_size = 1 if greedy else self.samples_per_prompt
         eos_ids = _eos_ids(model, tokenizer).to(batch["prompt_ids"].device)
-        sampling = (
-            {} if greedy else {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
-        )
         was_training = model.training
         model.eval()
-        output = model.generate(
-            input_ids=batch["prompt_ids"],
-            attention_mask=batch["prompt_mask"].long(),
-            do_sample=not greedy,
+        completion_ids = sample_completions(
+            model,
+            batch["prompt_ids"],
+            batch["prompt_mask"],
+            samples_per_prompt=group_size,
             max_new_tokens=self.max_new_tokens,
-            num_return_sequences=group_size,
-            eos_token_id=eos_ids.tolist(),
+            eos_ids=eos_ids,
             pad_token_id=tokenizer.pad_token_id,
-            **sampling,
-        )
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            greedy=greedy,
+        )  # [N, T]
         model.train(was_training)
-        prompt_len = batch["prompt_ids"].shape[1]
-        completion_ids = output[:, prompt_len:]  # [N, T]
         mask = completion_mask(completion_ids, eos_ids)
         texts = tokenizer.batch_decode(
             completion_ids.masked_fill(~mask, tokenizer.pad_token_id), skip_special_tokens=True
@@ -173,7 +173,7 @@ class RolloutGenerator:
         )
 
     def sync_weights(self, policy: nn.Module) -> None:
-        """Nothing to do: `generate` runs on the policy itself."""
+        """Nothing to do: sampling runs on the policy itself."""
 
 
 def _eos_ids(model: nn.Module, tokenizer: Any) -> Tensor:

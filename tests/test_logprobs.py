@@ -78,3 +78,29 @@ def test_generator_shapes_and_greedy_is_deterministic(tiny_model, tokenizer, pro
     first = generator(tiny_model, tokenizer, prompt_batch, greedy=True)
     second = generator(tiny_model, tokenizer, prompt_batch, greedy=True)
     assert first.group_size == 1 and torch.equal(first.completion_ids, second.completion_ids)
+
+
+def test_shared_prompt_pass_equals_one_sequence_per_row(tiny_model, tokenizer, prompt_batch):
+    """Rows sharing a prompt run it once (KV cache repeated per row); the log-probs and the gradient
+    equal the pass that runs each row's prompt and completion as one sequence (activation
+    checkpointing takes that path)."""
+    torch.manual_seed(0)
+    rollout = RolloutGenerator(samples_per_prompt=3, max_new_tokens=6, temperature=0.9)(
+        tiny_model, tokenizer, prompt_batch
+    )
+    rows = torch.tensor([4, 0, 7, 3, 1])  # prompts 1, 0, 2, 1, 0: shared and lone prompts, out of order
+    part = rollout.select(rows)
+
+    def scored_and_gradient():
+        tiny_model.zero_grad()
+        scored = completion_logprobs(tiny_model, part.input_ids, part.attention_mask, part.completion_mask)
+        (scored.logp.sum() + scored.entropy.sum()).backward()
+        return scored, torch.cat([p.grad.flatten() for p in tiny_model.parameters()])
+
+    shared, shared_grad = scored_and_gradient()
+    tiny_model.gradient_checkpointing_enable({"use_reentrant": False})
+    whole, whole_grad = scored_and_gradient()
+    torch.testing.assert_close(shared.logp, whole.logp, rtol=0, atol=1e-5)
+    torch.testing.assert_close(shared.entropy, whole.entropy, rtol=0, atol=1e-5)
+    assert shared_grad.abs().sum() > 0
+    torch.testing.assert_close(shared_grad, whole_grad, rtol=1e-4, atol=1e-5)

@@ -41,6 +41,47 @@ def test_gradient_does_not_depend_on_the_micro_batch_split(tokenizer, prompt_bat
         assert torch.allclose(gradient(size), whole, atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.parametrize("micro_batch_tokens", [1, 40, 90])
+def test_gradient_does_not_depend_on_the_token_budget(tokenizer, prompt_batch, micro_batch_tokens):
+    module = RLVRModule(model=TINY, objective=GRPO(aggregation="token_mean"), micro_batch_size=64)
+    torch.manual_seed(0)
+    rollout = RolloutGenerator(samples_per_prompt=4, max_new_tokens=6)(module.policy, tokenizer, prompt_batch)
+    rewards = torch.rand(len(rollout.texts))
+    mask = rollout.completion_mask
+    advantages = module.objective.advantages(rewards.view(-1, 4), mask).advantages
+    norm = LossNorm(tokens=float(mask.sum()), sequences=float(len(mask)), max_len=6.0)
+    rows = torch.randperm(len(mask))
+
+    def gradient(micro_batches):
+        module.policy.zero_grad()
+        for micro in micro_batches:
+            module._micro_step(rollout.select(micro), advantages[micro], norm).loss.backward()
+        return torch.cat([p.grad.flatten() for p in module.policy.parameters()])
+
+    whole = gradient([rows])
+    module.micro_batch_tokens = micro_batch_tokens
+    cut = module.micro_batches(rollout, rows)
+    assert len(cut) > 1
+    torch.testing.assert_close(gradient(cut), whole, atol=1e-6, rtol=1e-4)
+
+
+def test_first_mini_batch_scores_its_own_old_logprobs(tokenizer, prompt_batch):
+    """With one epoch of several mini-batches, the old-policy pass skips the first mini-batch (its
+    update runs on the sampling weights and uses its own log-probs); the other rows are scored."""
+    module = RLVRModule(model=TINY, objective=GRPO(), mini_batches=3)
+    assert module.needs_logp_old and module.first_update_scores_itself
+    torch.manual_seed(0)
+    rollout = RolloutGenerator(samples_per_prompt=4, max_new_tokens=6)(module.policy, tokenizer, prompt_batch)
+    order = module._mini_batch_order(len(rollout.texts))
+    logp_old = module._score(rollout, order).logp_old
+    full = module.sequence_logprobs(module.policy, rollout)
+    rest = torch.ones(len(full), dtype=torch.bool)
+    rest[order[0]] = False
+    torch.testing.assert_close(logp_old[rest], full[rest], rtol=0, atol=1e-6)
+    assert (logp_old[order[0]] == 0).all()  # not scored: the first update fills its own
+    assert not RLVRModule(model=TINY, objective=GRPO(), mini_batches=3, ppo_epochs=2).first_update_scores_itself
+
+
 def test_module_without_the_rollout_callback_says_which_is_missing():
     module = RLVRModule(model=TINY)
     trainer = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)

@@ -1,0 +1,99 @@
+"""Sampling G completions per prompt: each prompt prefilled once, and only unfinished rows decoded.
+
+Hugging Face `generate` repeats every prompt G times before the prefill and keeps feeding rows
+that have finished (padding them) until the last one ends. Here the prompts run through the
+model once, their KV cache is repeated for the G samples, and each decoding step runs on the
+rows still live: a finished row leaves the cache. The distribution is `generate`'s: temperature,
+then top-k, then top-p (`next_token_distribution`, tested against its warpers); greedy is argmax.
+
+Shapes: `B` prompts, `G` samples each, `N = B * G` rows (sample g of prompt b at row `b * G + g`),
+`P` prompt length, `T` completion length (at most `max_new_tokens`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from lit_rlvr.logprobs import position_ids
+
+
+def next_token_distribution(logits: Tensor, *, temperature: float, top_k: int, top_p: float) -> Tensor:
+    """`[n, V]` sampling probabilities from `[n, V]` logits: tempered, then top-k, then nucleus-truncated."""
+    logits = logits.float() / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth_largest = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    if top_p < 1.0:
+        ascending, order = logits.sort(dim=-1)
+        below = ascending.softmax(-1).cumsum(-1) <= 1 - top_p  # the low tail holding at most 1 - top_p
+        below[:, -1] = False  # the most likely token always stays
+        logits = logits.masked_fill(below.scatter(-1, order, below), float("-inf"))
+    return logits.softmax(-1)
+
+
+@torch.no_grad()
+def sample_completions(
+    model: nn.Module,
+    prompt_ids: Tensor,
+    prompt_mask: Tensor,
+    *,
+    samples_per_prompt: int,
+    max_new_tokens: int,
+    eos_ids: Tensor,
+    pad_token_id: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+) -> Tensor:
+    """`[N, T]` completion tokens, `pad_token_id` after each row's first EOS.
+
+    Args:
+        model: a Hugging Face causal LM with a KV cache.
+        prompt_ids: `[B, P]` left-padded prompts.
+        prompt_mask: `[B, P]` 1 on real prompt tokens.
+        samples_per_prompt: G.
+        max_new_tokens: the longest completion.
+        eos_ids: `[E]` tokens that end a completion.
+        greedy: argmax instead of sampling.
+    """
+    num_rows = prompt_ids.shape[0] * samples_per_prompt
+    out = model(
+        input_ids=prompt_ids,
+        attention_mask=prompt_mask.long(),
+        position_ids=position_ids(prompt_mask),
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = out.cache
+    if samples_per_prompt > 1:
+        cache.batch_repeat_interleave(samples_per_prompt)
+    logits = out.logits[:, -1].repeat_interleave(samples_per_prompt, 0)  # [N, V]
+    attention_mask = prompt_mask.long().repeat_interleave(samples_per_prompt, 0)  # [n, P + t]
+    positions = attention_mask.sum(-1)  # [n], the next token's position
+    live = torch.arange(num_rows, device=prompt_ids.device)  # rows still decoding
+    tokens = torch.full((num_rows, max_new_tokens), pad_token_id, dtype=prompt_ids.dtype, device=prompt_ids.device)
+    for step in range(max_new_tokens):
+        if greedy:
+            chosen = logits.argmax(-1)
+        else:
+            probs = next_token_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+            chosen = torch.multinomial(probs, 1).squeeze(-1)
+        tokens[live, step] = chosen
+        going = ~torch.isin(chosen, eos_ids)
+        if step == max_new_tokens - 1 or not going.any():
+            return tokens[:, : step + 1]
+        if not going.all():
+            cache.batch_select_indices(going.nonzero().squeeze(-1))
+            live, chosen, positions, attention_mask = live[going], chosen[going], positions[going], attention_mask[going]
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(live), 1)], dim=1)
+        logits = model(
+            input_ids=chosen[:, None],
+            attention_mask=attention_mask,
+            position_ids=positions[:, None],
+            cache=cache,
+            use_cache=True,
+        ).logits[:, -1]
+        positions = positions + 1
+    return tokens
