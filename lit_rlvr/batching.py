@@ -1,9 +1,10 @@
 """Micro-batches of a mini-batch's rows, formed by a token budget.
 
-Rows are ordered by prompt, then by completion length, and cut greedily: a micro-batch's forward
-pass runs each of its distinct prompts once (`lit_rlvr.logprobs`) at its longest prompt's width,
-and each of its rows' completions at its longest completion's width, so rows sampled from one
-prompt and rows of similar length travel together and padding costs little. Losses are
+A micro-batch's forward pass runs each of its distinct prompts once (`lit_rlvr.logprobs`) at its
+longest prompt's width, and each of its rows' completions at its longest completion's width. Rows
+are cut greedily in two orders, by prompt then completion length (rows of one prompt travel
+together) and by completion length then prompt (rows of similar length travel together), and the
+cut that runs fewer token positions is kept, so padding costs little. Losses are
 normalised over the whole mini-batch (`LossNorm`), so the gradient does not depend on the cut.
 """
 
@@ -35,20 +36,43 @@ def micro_batches(
     Returns:
         Micro-batches of row indices, together holding each of `rows` once.
     """
-    by_length = rows[completion_lengths[rows].argsort(stable=True)]
-    ordered = by_length[prompt_of_row[by_length].argsort(stable=True)].tolist()
-    prompts, prompt_width, completion_width = prompt_of_row.tolist(), prompt_lengths.tolist(), completion_lengths.tolist()
+    by_prompt = rows[prompt_of_row[rows].argsort(stable=True)]
+    by_length = by_prompt[completion_lengths[by_prompt].argsort(stable=True)]
+    by_prompt = by_length[prompt_of_row[by_length].argsort(stable=True)]
+    rows_of = (prompt_of_row.tolist(), prompt_lengths.tolist(), completion_lengths.tolist())
+    packings = [_pack(order.tolist(), *rows_of, max_sequences, max_tokens) for order in (by_prompt, by_length)]
+    batches, _ = min(packings, key=lambda packing: packing[1])
+    return [rows.new_tensor(batch) for batch in batches]
+
+
+def _pack(
+    ordered: list[int],
+    prompts: list[int],
+    prompt_width: list[int],
+    completion_width: list[int],
+    max_sequences: int,
+    max_tokens: int | None,
+) -> tuple[list[list[int]], int]:
+    """Greedy cut of `ordered` rows; returns the micro-batches and the token positions they run."""
     batches: list[list[int]] = []
+    total = 0
     current: list[int] = []
     distinct: set[int] = set()
     widest_prompt = widest_completion = 0
+
+    def cost(rows: int, prompts: int, prompt: int, completion: int) -> int:
+        return prompts * prompt + rows * completion
+
     for row in ordered:
-        with_row = (
-            len(distinct | {prompts[row]}) * max(widest_prompt, prompt_width[row])
-            + (len(current) + 1) * max(widest_completion, completion_width[row])
+        with_row = cost(
+            len(current) + 1,
+            len(distinct | {prompts[row]}),
+            max(widest_prompt, prompt_width[row]),
+            max(widest_completion, completion_width[row]),
         )
         if current and (len(current) == max_sequences or (max_tokens is not None and with_row > max_tokens)):
             batches.append(current)
+            total += cost(len(current), len(distinct), widest_prompt, widest_completion)
             current, distinct, widest_prompt, widest_completion = [], set(), 0, 0
         current.append(row)
         distinct.add(prompts[row])
@@ -56,4 +80,5 @@ def micro_batches(
         widest_completion = max(widest_completion, completion_width[row])
     if current:
         batches.append(current)
-    return [rows.new_tensor(batch) for batch in batches]
+        total += cost(len(current), len(distinct), widest_prompt, widest_completion)
+    return batches, total

@@ -32,6 +32,30 @@ def next_token_distribution(logits: Tensor, *, temperature: float, top_k: int, t
     return logits.softmax(-1)
 
 
+def draw(probs: Tensor, block: int = 256) -> Tensor:
+    """`[n]` one token per row of `[n, V]` probabilities, by inverting the CDF in two levels.
+
+    `torch.multinomial` draws an exponential variate per vocabulary entry (V = 49k for SmolLM2);
+    this draws one uniform per row, picks a block of `block` tokens from the blocks' masses and a
+    token inside it, accumulating in float64. A draw that rounding lands on a zero-probability
+    token (measure zero in exact arithmetic) is redrawn with `torch.multinomial`.
+    """
+    rows, vocab = probs.shape
+    blocks = torch.nn.functional.pad(probs, (0, -vocab % block)).view(rows, -1, block)
+    mass = blocks.sum(-1, dtype=torch.float64)  # [n, K]
+    cdf = mass.cumsum(-1)
+    target = torch.rand(rows, 1, dtype=torch.float64, device=probs.device) * cdf[:, -1:]
+    chosen_block = torch.searchsorted(cdf, target, right=True).clamp_(max=cdf.shape[1] - 1)  # [n, 1]
+    within = target - (cdf.gather(-1, chosen_block) - mass.gather(-1, chosen_block))
+    inner = blocks[torch.arange(rows, device=probs.device), chosen_block.squeeze(-1)].cumsum(-1, dtype=torch.float64)
+    token = (chosen_block * block + torch.searchsorted(inner, within, right=True).clamp_(max=block - 1)).squeeze(-1)
+    token = token.clamp_(max=vocab - 1)
+    stray = probs.gather(-1, token[:, None]).squeeze(-1) == 0
+    if stray.any():
+        token[stray] = torch.multinomial(probs[stray], 1).squeeze(-1)
+    return token
+
+
 @torch.no_grad()
 def sample_completions(
     model: nn.Module,
@@ -79,7 +103,7 @@ def sample_completions(
             chosen = logits.argmax(-1)
         else:
             probs = next_token_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-            chosen = torch.multinomial(probs, 1).squeeze(-1)
+            chosen = draw(probs)
         tokens[live, step] = chosen
         going = ~torch.isin(chosen, eos_ids)
         if step == max_new_tokens - 1 or not going.any():

@@ -5,9 +5,10 @@ whose KV cache (repeated per row, the gradient flowing back through it) is the c
 completions run against; prompt positions never reach the vocabulary projection. Under activation
 checkpointing, whose blocks run without a cache, each row runs prompt and completion as one
 sequence instead. The vocabulary projection then runs over the completion tokens in chunks, each
-under activation checkpointing, so neither the forward nor the backward ever holds more than
-`chunk_tokens x V` logits (V is 49k for SmolLM2: a full `[N, T, V]` float32 tensor would be
-~6 GB at N = 256, T = 128).
+under activation checkpointing when there are several, so neither the forward nor the backward
+ever holds more than `chunk_tokens x V` logits (V is 49k for SmolLM2: a full `[N, T, V]` float32
+tensor would be ~6 GB at N = 256, T = 128); a single chunk keeps its logits for the backward
+instead of computing them twice.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def states_before_completion_tokens(
     width = completion_ids.shape[1]
     # Calling the model itself (not its decoder) keeps FSDP's root hooks in play; asking for one
     # logit position makes its own vocabulary projection negligible.
-    if torch.is_grad_enabled() and getattr(model, "is_gradient_checkpointing", False):
+    if torch.is_grad_enabled() and getattr(model, "is_activation_checkpointing", False):
         attention_mask = torch.cat([prompt_mask, completion_mask], dim=1).long()
         output = model(
             input_ids=torch.cat([prompt_ids, completion_ids], dim=1),
@@ -90,12 +91,13 @@ def states_before_completion_tokens(
 
 
 def _head_logprobs(
-    head: nn.Module, hidden: Tensor, targets: Tensor, temperature: float
+    head: nn.Module, hidden: Tensor, targets: Tensor, temperature: float, entropy_gradient: bool
 ) -> tuple[Tensor, Tensor]:
     logits = head(hidden).float() / temperature  # [M, V]
     log_norm = logits.logsumexp(-1)  # [M]
     logp = logits.gather(-1, targets[:, None]).squeeze(-1) - log_norm
-    entropy = log_norm - (logits.softmax(-1) * logits).sum(-1)
+    with torch.set_grad_enabled(entropy_gradient and torch.is_grad_enabled()):
+        entropy = log_norm - (logits.softmax(-1) * logits).sum(-1)
     return logp, entropy
 
 
@@ -107,6 +109,7 @@ def completion_logprobs(
     *,
     temperature: float = 1.0,
     chunk_tokens: int = 1024,
+    entropy_gradient: bool = True,
 ) -> TokenLogprobs:
     """Scores the completion part of prompt+completion sequences.
 
@@ -116,7 +119,10 @@ def completion_logprobs(
         attention_mask: `[N, P + T]` 1 on real tokens.
         completion_mask: `[N, T]` bool, the completion tokens to score.
         temperature: the sampling temperature; log-probs are of the distribution actually sampled.
-        chunk_tokens: completion tokens per vocabulary-projection chunk.
+        chunk_tokens: completion tokens per vocabulary-projection chunk; with more than one chunk,
+            each is recomputed in the backward pass instead of holding its logits.
+        entropy_gradient: whether the returned entropy carries a gradient (an entropy bonus);
+            else it is computed outside the graph, for logging and entropy-adapted clipping.
 
     Returns:
         `TokenLogprobs` with `[N, T]` tensors, zero where `completion_mask` is False.
@@ -134,17 +140,17 @@ def completion_logprobs(
     targets = input_ids[:, -num_completion:][completion_mask]  # [M]
     head = model.get_output_embeddings()
     logp_parts, entropy_parts = [], []
+    recompute = torch.is_grad_enabled() and selected.shape[0] > chunk_tokens
     for start in range(0, selected.shape[0], chunk_tokens):
         chunk = (
             head,
             selected[start : start + chunk_tokens],
             targets[start : start + chunk_tokens],
             temperature,
+            entropy_gradient,
         )
         logp, entropy = (
-            checkpoint(_head_logprobs, *chunk, use_reentrant=False)
-            if torch.is_grad_enabled()
-            else _head_logprobs(*chunk)
+            checkpoint(_head_logprobs, *chunk, use_reentrant=False) if recompute else _head_logprobs(*chunk)
         )
         logp_parts.append(logp)
         entropy_parts.append(entropy)

@@ -358,6 +358,7 @@ class RLVRModule(LightningModule):
             part.attention_mask,
             part.completion_mask,
             temperature=part.temperature,
+            entropy_gradient=self.objective.entropy_in_loss,
         )
         logp_old = part.logp_old if part.logp_old is not None else scored.logp.detach()
         batch = PolicyBatch(

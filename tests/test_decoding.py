@@ -9,7 +9,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from lit_rlvr.decoding import next_token_distribution, sample_completions
+from lit_rlvr.decoding import draw, next_token_distribution, sample_completions
 
 
 @pytest.fixture
@@ -115,3 +115,15 @@ def test_sampled_sequences_follow_generates_distribution(varied_model, tokenizer
     # the test can tell another distribution: a colder one, and a wider support
     assert (scored(ours, 2, temperature=0.3).mean() - reference.mean()).abs() > noise
     assert not torch.isfinite(scored(ours, 2, top_k=40)).all()
+
+
+def test_draw_follows_the_probabilities_and_never_picks_a_zero():
+    torch.manual_seed(0)
+    probs = next_token_distribution(torch.randn(4, 1000) * 2, temperature=1.0, top_k=7, top_p=1.0)
+    probs[1] = 0
+    probs[1, 999] = 1.0  # the last entry of a padded block
+    draws = torch.stack([draw(probs) for _ in range(4000)])  # [4000, 4]
+    for row in range(4):
+        frequencies = torch.bincount(draws[:, row], minlength=1000).float() / len(draws)
+        assert (frequencies[probs[row] == 0] == 0).all()
+        assert (frequencies - probs[row]).abs().max() < 0.03  # 4000 draws: standard error <= 0.008

@@ -68,6 +68,11 @@ class Objective:
         return False
 
     @property
+    def entropy_in_loss(self) -> bool:
+        """Whether the loss differentiates the policy's entropy (an entropy bonus); else it is only logged."""
+        return getattr(self, "entropy_coef", 0.0) > 0
+
+    @property
     def kl_in_reward(self) -> bool:
         """Whether the advantage needs the rollout's per-token KL to the reference (so `logp_old`)."""
         return False
