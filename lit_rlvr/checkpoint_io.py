@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +44,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             self.write(checkpoint, file)
             file.flush()
             os.fsync(file.fileno())
+        if path.is_dir() and (path / ".metadata").is_file():  # an FSDP2 run's sharded checkpoint of the same name
+            shutil.rmtree(path)
         os.replace(partial, path)
         directory = os.open(path.parent, os.O_RDONLY)
         try:  # makes the rename itself durable

@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
@@ -13,12 +14,15 @@ from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.strategies import ModelParallelStrategy
+from lightning.pytorch.utilities import rank_zero_info
 
 from lit_rlvr import objectives, strategy
 from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO, check_checkpoint
 from lit_rlvr.data import PromptDataModule
+from lit_rlvr.resharding import consolidate, is_sharded
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
 
@@ -106,6 +110,7 @@ class RLVRCLI(LightningCLI):
 
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
+        self._read_sharded_checkpoint_here()
         if config.validate_before_fit and not config.get("ckpt_path"):
             self.accuracy_before = self._validate()
 
@@ -122,6 +127,26 @@ class RLVRCLI(LightningCLI):
         if self.trainer.is_global_zero and after is not None:
             start = "n/a" if before is None else f"{before:.3f}"
             print(f"validation accuracy: before {start} -> after {after:.3f}", flush=True)
+
+    def _read_sharded_checkpoint_here(self) -> None:
+        """Resumes a run that is not FSDP2 from an FSDP2 run's sharded checkpoint through one file.
+
+        Each process writes the same consolidated file beside the folder (atomically), so no
+        process group is needed yet (`lit_rlvr.resharding`).
+        """
+        init = self.config_init[self.subcommand]
+        path = init.get("ckpt_path")
+        if path == "last" and self.checkpoint_dir is not None:
+            path = os.path.join(self.checkpoint_dir, "last.ckpt")
+        if not path or not is_sharded(path) or isinstance(self.trainer.strategy, ModelParallelStrategy):
+            return
+        folder = Path(path)
+        output = folder.with_name(f"{folder.name.removesuffix('.ckpt')}-consolidated.ckpt")
+        partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
+        rank_zero_info(f"resuming from the sharded checkpoint {folder} through the single file {output}")
+        consolidate(folder, partial)
+        os.replace(partial, output)
+        init.ckpt_path = str(output)
 
     def _validate(self) -> float | None:
         results = self.trainer.validate(self.model, datamodule=self.datamodule, verbose=False)

@@ -74,11 +74,17 @@ class ResumableSampler(DistributedSampler):
             yield index
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "served": self.served}
+        return {"epoch": self.epoch, "served": self.served, "replicas": self.num_replicas}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        """The next pass over `state["epoch"]` skips the `state["served"]` indices already trained on."""
-        self._resume_at = (state["epoch"], state["served"])
+        """The next pass over `state["epoch"]` skips the indices already trained on, by every process.
+
+        Each process serves every `num_replicas`-th index of one shuffled order, so after `served`
+        each on `replicas` processes the first `served * replicas` indices of that order are used,
+        whatever the world size that resumes (rounded down to whole indices per process).
+        """
+        trained = state["served"] * state.get("replicas", self.num_replicas)
+        self._resume_at = (state["epoch"], trained // self.num_replicas)
 
 
 class PromptDataModule(LightningDataModule):

@@ -427,8 +427,9 @@ class RLVRModule(LightningModule):
         checkpoint["objective"] = self.objective.state_dict()  # e.g. PPO's adaptive KL coefficient
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        current = self.state_dict()
-        checkpoint["state_dict"].update({key: current[key] for key in self._frozen_keys()})
+        if "state_dict" in checkpoint:  # under FSDP2 the strategy has loaded the weights already
+            current = self.state_dict()
+            checkpoint["state_dict"].update({key: current[key] for key in self._frozen_keys()})
         if checkpoint.get("rng") is not None:
             restore_rng(checkpoint["rng"], self._shuffle)
         self.skipped_updates = checkpoint.get("skipped_updates", 0)

@@ -46,6 +46,12 @@ def test_two_process_fit(tmp_path, parallelism):
         assert state["global_step"] == 4 and state["optimizer_states"]
 
 
+@pytest.mark.slow  # the FSDP2 fit above covers the mechanism; this adds checkpointed blocks to it
+def test_fsdp2_fit_with_activation_checkpointing(tmp_path):
+    result = two_process_fit(tmp_path, "--parallelism=fsdp2", "--model.activation_checkpointing=true")
+    assert "validation accuracy: before" in result.stdout
+
+
 class NaNOnRankOneGRPO(GRPO):
     """GRPO whose loss value is NaN on process 1 only, through a term without gradient."""
 
