@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,7 +23,7 @@ from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO, check_checkpoint
 from lit_rlvr.data import PromptDataModule
-from lit_rlvr.resharding import consolidate, is_sharded
+from lit_rlvr.resharding import consolidate, is_sharded, name_optimizer_states
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
 
@@ -110,7 +111,7 @@ class RLVRCLI(LightningCLI):
 
     def before_fit(self) -> None:
         config = self.config[self.subcommand]
-        self._read_sharded_checkpoint_here()
+        self._checkpoint_for_this_world_size()
         if config.validate_before_fit and not config.get("ckpt_path"):
             self.accuracy_before = self._validate()
 
@@ -128,24 +129,34 @@ class RLVRCLI(LightningCLI):
             start = "n/a" if before is None else f"{before:.3f}"
             print(f"validation accuracy: before {start} -> after {after:.3f}", flush=True)
 
-    def _read_sharded_checkpoint_here(self) -> None:
-        """Resumes a run that is not FSDP2 from an FSDP2 run's sharded checkpoint through one file.
+    def _checkpoint_for_this_world_size(self) -> None:
+        """Resumes from a checkpoint written at another world size (`lit_rlvr.resharding`).
 
-        Each process writes the same consolidated file beside the folder (atomically), so no
-        process group is needed yet (`lit_rlvr.resharding`).
+        An FSDP2 run's sharded folder, for a run that is not FSDP2, is consolidated into one file; a
+        one-file checkpoint, for an FSDP2 run, gets its optimizer states keyed by parameter name.
+        Each process writes the same file beside the original (atomically), so no process group is
+        needed yet.
         """
         init = self.config_init[self.subcommand]
         path = init.get("ckpt_path")
         if path == "last" and self.checkpoint_dir is not None:
             path = os.path.join(self.checkpoint_dir, "last.ckpt")
-        if not path or not is_sharded(path) or isinstance(self.trainer.strategy, ModelParallelStrategy):
+        if not path or not os.path.exists(path):
             return
-        folder = Path(path)
-        output = folder.with_name(f"{folder.name.removesuffix('.ckpt')}-consolidated.ckpt")
-        partial = output.with_name(f".{output.name}.{os.getpid()}.partial")
-        rank_zero_info(f"resuming from the sharded checkpoint {folder} through the single file {output}")
-        consolidate(folder, partial)
-        os.replace(partial, output)
+        under_fsdp2 = isinstance(self.trainer.strategy, ModelParallelStrategy)
+        original = Path(path)
+        if is_sharded(original) and not under_fsdp2:
+            output = original.with_name(f"{original.name.removesuffix('.ckpt')}-consolidated.ckpt")
+            rank_zero_info(f"resuming from the sharded checkpoint {original} through the single file {output}")
+            write = partial(consolidate, original)
+        elif original.is_file() and under_fsdp2:
+            output = original.with_name(f"{original.name.removesuffix('.ckpt')}-by-name.ckpt")
+            write = partial(name_optimizer_states, original, self.model.trained_parameter_names())
+        else:
+            return
+        unfinished = output.with_name(f".{output.name}.{os.getpid()}.partial")
+        write(unfinished)
+        os.replace(unfinished, output)
         init.ckpt_path = str(output)
 
     def _validate(self) -> float | None:

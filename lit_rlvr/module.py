@@ -388,6 +388,13 @@ class RLVRModule(LightningModule):
         if not self.trainer.sanity_checking:
             self.validated_at_step = self.global_step
 
+    def trained_parameter_names(self) -> list[list[str]]:
+        """Each optimizer's parameters by name, in its order: the policy's trained ones, the critic's."""
+        names = [[f"policy.{name}" for name, p in self.policy.named_parameters() if p.requires_grad]]
+        if self.critic is not None:
+            names.append([f"critic.{name}" for name, _ in self.critic.named_parameters()])
+        return names
+
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
@@ -416,11 +423,19 @@ class RLVRModule(LightningModule):
             keys |= {f"policy.{k}" for k in self.policy.state_dict() if k not in trained}
         return keys
 
+    @property
+    def strict_loading(self) -> bool:
+        """Strict, except under FSDP2 for a model with frozen weights: a one-process checkpoint leaves
+        them out, and the strategy loads the weights before `on_load_checkpoint` could put them back
+        (they are in place already, loaded from `model`)."""
+        return self.device_mesh is None or not self._frozen_keys()
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The frozen weights are the starting point and are rebuilt from `model`; saving them would
-        # double the checkpoint (or, under LoRA, multiply it) for nothing.
+        # double the checkpoint (or, under LoRA, multiply it) for nothing. FSDP2's sharded
+        # checkpoint keeps them: torch's distributed loader refuses a checkpoint missing a key.
         state = checkpoint["state_dict"]
-        for key in self._frozen_keys() & set(state):
+        for key in self._frozen_keys() & set(state) if self.device_mesh is None else ():
             del state[key]
         checkpoint["rng"] = capture_rng(self._shuffle)
         checkpoint["skipped_updates"] = self.skipped_updates

@@ -11,18 +11,20 @@ import pytest
 import torch
 
 from lit_rlvr.data import ResumableSampler
+from lit_rlvr.resharding import consolidate
 
 TESTS = Path(__file__).parent
 
 
-def fit(tmp_path: Path, devices: int, max_steps: int, *args: str) -> subprocess.CompletedProcess:
+def fit(tmp_path: Path, devices: int, max_steps: int, *args: str, config: str | None = None) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "lit_rlvr", "fit", "--model.model=tiny-random-llama", "--threads=1",
+        sys.executable, "-m", "lit_rlvr", "fit", *([f"--config={TESTS.parent / 'configs' / config}"] if config else []),
+        "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", f"--trainer.devices={devices}", f"--trainer.max_steps={max_steps}",
         "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
         "--data.prompts_per_step=2", "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
         "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
-        "--model.ppo_epochs=2", "--model.lr=1e-3", "--trainer.enable_progress_bar=false",
+        "--model.ppo_epochs=2", "--model.mini_batches=1", "--model.lr=1e-3", "--trainer.enable_progress_bar=false",
         "--checkpoint_every_n_steps=2", f"--trainer.default_root_dir={tmp_path}", *args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -68,12 +70,24 @@ def test_fsdp2_checkpoint_resumes_in_one_process(tmp_path):
     assert any(moved)
 
 
-@pytest.mark.slow  # two CLI runs, one with two processes
+@pytest.mark.slow  # three CLI runs, two with two processes
 def test_one_process_checkpoint_resumes_under_fsdp2(tmp_path):
-    fit(tmp_path, 1, 4)
+    """PPO (a reference and a critic, so two optimizers): a resume under FSDP2 with no step left writes
+    the one-process checkpoint's weights and both optimizers' states back out unchanged; then it trains on."""
+    fit(tmp_path, 1, 4, config="ppo.yaml")
     last = tmp_path / "checkpoints" / "last.ckpt"
-    assert last.is_file()
-    fit(tmp_path, 2, 8, "--parallelism=fsdp2", "--ckpt_path=last")
+    original = torch.load(last, weights_only=False)
+    fit(tmp_path, 2, 4, "--parallelism=fsdp2", "--ckpt_path=last", config="ppo.yaml")
     assert (last / ".metadata").is_file()
+    back = torch.load(consolidate(last, tmp_path / "back.ckpt"), weights_only=False)
+    for key, value in original["state_dict"].items():
+        torch.testing.assert_close(back["state_dict"][key], value, rtol=0, atol=0)
+    assert len(back["optimizer_states"]) == len(original["optimizer_states"]) == 2
+    for loaded, saved in zip(back["optimizer_states"], original["optimizer_states"]):
+        assert loaded["state"].keys() == saved["state"].keys()
+        for position, moments in saved["state"].items():
+            for name, value in moments.items():
+                torch.testing.assert_close(loaded["state"][position][name], value, rtol=0, atol=0)
+    fit(tmp_path, 2, 8, "--parallelism=fsdp2", "--ckpt_path=last", config="ppo.yaml")
     meta = torch.load(last / "meta.pt", weights_only=False)
     assert meta["global_step"] == 8 and meta["PromptDataModule"]["sampler"]["replicas"] == 2
