@@ -40,7 +40,9 @@ def micro_batches(
     by_length = by_prompt[completion_lengths[by_prompt].argsort(stable=True)]
     by_prompt = by_length[prompt_of_row[by_length].argsort(stable=True)]
     rows_of = (prompt_of_row.tolist(), prompt_lengths.tolist(), completion_lengths.tolist())
-    packings = [_pack(order.tolist(), *rows_of, max_sequences, max_tokens) for order in (by_prompt, by_length)]
+    packings = [
+        _pack(order.tolist(), *rows_of, max_sequences, max_tokens) for order in (by_prompt, by_length)
+    ]
     batches, _ = min(packings, key=lambda packing: packing[1])
     return [rows.new_tensor(batch) for batch in batches]
 

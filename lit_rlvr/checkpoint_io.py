@@ -44,7 +44,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             self.write(checkpoint, file)
             file.flush()
             os.fsync(file.fileno())
-        if path.is_dir() and (path / ".metadata").is_file():  # an FSDP2 run's sharded checkpoint of the same name
+        if (
+            path.is_dir() and (path / ".metadata").is_file()
+        ):  # an FSDP2 run's sharded checkpoint of the same name
             shutil.rmtree(path)
         os.replace(partial, path)
         directory = os.open(path.parent, os.O_RDONLY)

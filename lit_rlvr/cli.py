@@ -23,9 +23,9 @@ from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.callbacks.nonfinite import NonFiniteGuard
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO, check_checkpoint
 from lit_rlvr.data import PromptDataModule
-from lit_rlvr.resharding import consolidate, is_sharded, name_optimizer_states
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
+from lit_rlvr.resharding import consolidate, is_sharded, name_optimizer_states
 
 
 class RLVRParser(LightningArgumentParser):
@@ -147,7 +147,9 @@ class RLVRCLI(LightningCLI):
         original = Path(path)
         if is_sharded(original) and not under_fsdp2:
             output = original.with_name(f"{original.name.removesuffix('.ckpt')}-consolidated.ckpt")
-            rank_zero_info(f"resuming from the sharded checkpoint {original} through the single file {output}")
+            rank_zero_info(
+                f"resuming from the sharded checkpoint {original} through the single file {output}"
+            )
             write = partial(consolidate, original)
         elif original.is_file() and under_fsdp2:
             output = original.with_name(f"{original.name.removesuffix('.ckpt')}-by-name.ckpt")

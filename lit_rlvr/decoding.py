@@ -47,8 +47,12 @@ def draw(probs: Tensor, block: int = 256) -> Tensor:
     target = torch.rand(rows, 1, dtype=torch.float64, device=probs.device) * cdf[:, -1:]
     chosen_block = torch.searchsorted(cdf, target, right=True).clamp_(max=cdf.shape[1] - 1)  # [n, 1]
     within = target - (cdf.gather(-1, chosen_block) - mass.gather(-1, chosen_block))
-    inner = blocks[torch.arange(rows, device=probs.device), chosen_block.squeeze(-1)].cumsum(-1, dtype=torch.float64)
-    token = (chosen_block * block + torch.searchsorted(inner, within, right=True).clamp_(max=block - 1)).squeeze(-1)
+    inner = blocks[torch.arange(rows, device=probs.device), chosen_block.squeeze(-1)].cumsum(
+        -1, dtype=torch.float64
+    )
+    token = (
+        chosen_block * block + torch.searchsorted(inner, within, right=True).clamp_(max=block - 1)
+    ).squeeze(-1)
     token = token.clamp_(max=vocab - 1)
     stray = probs.gather(-1, token[:, None]).squeeze(-1) == 0
     if stray.any():
@@ -97,7 +101,9 @@ def sample_completions(
     attention_mask = prompt_mask.long().repeat_interleave(samples_per_prompt, 0)  # [n, P + t]
     positions = attention_mask.sum(-1)  # [n], the next token's position
     live = torch.arange(num_rows, device=prompt_ids.device)  # rows still decoding
-    tokens = torch.full((num_rows, max_new_tokens), pad_token_id, dtype=prompt_ids.dtype, device=prompt_ids.device)
+    tokens = torch.full(
+        (num_rows, max_new_tokens), pad_token_id, dtype=prompt_ids.dtype, device=prompt_ids.device
+    )
     for step in range(max_new_tokens):
         if greedy:
             chosen = logits.argmax(-1)
@@ -110,7 +116,12 @@ def sample_completions(
             return tokens[:, : step + 1]
         if not going.all():
             cache.batch_select_indices(going.nonzero().squeeze(-1))
-            live, chosen, positions, attention_mask = live[going], chosen[going], positions[going], attention_mask[going]
+            live, chosen, positions, attention_mask = (
+                live[going],
+                chosen[going],
+                positions[going],
+                attention_mask[going],
+            )
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(live), 1)], dim=1)
         logits = model(
             input_ids=chosen[:, None],

@@ -5,9 +5,10 @@ checkpoint, one file per process, plus `meta.pt` with loops, callbacks and data 
 process or DDP reads a single file. `consolidate` turns the folder into that file: full tensors,
 and each optimizer's state keyed by parameter position (`torch.optim`'s format) instead of by
 parameter name (the sharded format). The other way, `ModelParallelStrategy` loads a single file
-into its shards itself once each optimizer's state is keyed by parameter name (`name_optimizer_states`). The data position is counted in prompts across
-all processes (`lit_rlvr.data.ResumableSampler`), so a run resumed at another world size goes on
-with the prompts not yet trained on; the per-process sampling RNG streams cannot carry over, so
+into its shards itself once each optimizer's state is keyed by parameter name
+(`name_optimizer_states`). The data position is counted in prompts across all processes
+(`lit_rlvr.data.ResumableSampler`), so a run resumed at another world size goes on with the
+prompts not yet trained on; the per-process sampling RNG streams cannot carry over, so
 the continuation is not bitwise the one the original world size would have produced.
 """
 
@@ -57,7 +58,8 @@ def name_optimizer_states(checkpoint_file: str | Path, names: list[list[str]], o
     """
     checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=False)
     checkpoint["optimizer_states"] = [
-        by_name(state, optimizer_names) for state, optimizer_names in zip(checkpoint["optimizer_states"], names)
+        by_name(state, optimizer_names)
+        for state, optimizer_names in zip(checkpoint["optimizer_states"], names, strict=True)
     ]
     output = Path(output)
     torch.save(checkpoint, output)
@@ -69,7 +71,9 @@ def consolidate(folder: str | Path, output: str | Path) -> Path:
     from lightning.fabric.utilities.load import _load_distributed_checkpoint
 
     state = _load_distributed_checkpoint(Path(folder))  # full tensors, and `meta.pt`'s contents
-    optimizers = sorted((key for key in state if key.startswith("optimizer_")), key=lambda k: int(k.split("_")[1]))
+    optimizers = sorted(
+        (key for key in state if key.startswith("optimizer_")), key=lambda k: int(k.split("_")[1])
+    )
     state["optimizer_states"] = [by_position(state.pop(key)) for key in optimizers]
     output = Path(output)
     torch.save(state, output)

@@ -98,7 +98,8 @@ class RolloutEngine(Protocol):
 
 
 class RolloutGenerator:
-    """Samples completions with the policy itself: prompts prefilled once, finished rows dropped (`lit_rlvr.decoding`).
+    """Samples completions with the policy itself (`lit_rlvr.decoding`): prompts prefilled once,
+    finished rows dropped.
 
     Args:
         samples_per_prompt: G, completions sampled per prompt.

@@ -21,7 +21,12 @@ def test_every_row_once_within_the_limits(max_sequences, max_tokens):
     completion_lengths = torch.randint(1, 64, (32,), generator=generator)
     rows = torch.randperm(32, generator=generator)[:27]
     batches = micro_batches(
-        rows, prompt_of_row, prompt_lengths, completion_lengths, max_sequences=max_sequences, max_tokens=max_tokens
+        rows,
+        prompt_of_row,
+        prompt_lengths,
+        completion_lengths,
+        max_sequences=max_sequences,
+        max_tokens=max_tokens,
     )
     assert sorted(torch.cat(batches).tolist()) == sorted(rows.tolist())
     for batch in batches:
@@ -31,7 +36,8 @@ def test_every_row_once_within_the_limits(max_sequences, max_tokens):
 
 
 def test_a_budget_cuts_padding():
-    """Short and long completions of one prompt: the budget separates them instead of padding all to the longest."""
+    """Short and long completions of one prompt: the budget separates them instead of padding all to
+    the longest."""
     prompt_of_row = torch.zeros(8, dtype=torch.long)
     prompt_lengths = torch.full((8,), 20)
     completion_lengths = torch.tensor([60, 3, 58, 4, 2, 61, 5, 59])

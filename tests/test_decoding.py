@@ -101,7 +101,9 @@ def test_sampled_sequences_follow_generates_distribution(varied_model, tokenizer
     batch = {key: value[1:2] for key, value in prompt_batch.items() if key != "rows"}
     prompt = batch["prompt_ids"][:, batch["prompt_mask"][0]]
     first = hf_generate(varied_model, batch, group=1, new_tokens=1, eos=[pad], pad=pad)
-    settings = dict(group=300, new_tokens=4, eos=[pad, int(first[0, 0])], pad=pad)  # the likeliest first token ends a row
+    settings = dict(
+        group=300, new_tokens=4, eos=[pad, int(first[0, 0])], pad=pad
+    )  # the likeliest first token ends a row
 
     def scored(sampler, seed, temperature=0.7, top_k=20):
         torch.manual_seed(seed)

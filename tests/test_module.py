@@ -79,7 +79,9 @@ def test_first_mini_batch_scores_its_own_old_logprobs(tokenizer, prompt_batch):
     rest[order[0]] = False
     torch.testing.assert_close(logp_old[rest], full[rest], rtol=0, atol=1e-6)
     assert (logp_old[order[0]] == 0).all()  # not scored: the first update fills its own
-    assert not RLVRModule(model=TINY, objective=GRPO(), mini_batches=3, ppo_epochs=2).first_update_scores_itself
+    assert not RLVRModule(
+        model=TINY, objective=GRPO(), mini_batches=3, ppo_epochs=2
+    ).first_update_scores_itself
 
 
 def test_module_without_the_rollout_callback_says_which_is_missing():

@@ -16,15 +16,18 @@ from lit_rlvr.resharding import consolidate
 TESTS = Path(__file__).parent
 
 
-def fit(tmp_path: Path, devices: int, max_steps: int, *args: str, config: str | None = None) -> subprocess.CompletedProcess:
+def fit(
+    tmp_path: Path, devices: int, max_steps: int, *args: str, config: str | None = None
+) -> subprocess.CompletedProcess:
+    configs = [f"--config={TESTS.parent / 'configs' / config}"] if config else []
     command = [
-        sys.executable, "-m", "lit_rlvr", "fit", *([f"--config={TESTS.parent / 'configs' / config}"] if config else []),
-        "--model.model=tiny-random-llama", "--threads=1",
+        sys.executable, "-m", "lit_rlvr", "fit", *configs, "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", f"--trainer.devices={devices}", f"--trainer.max_steps={max_steps}",
         "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
         "--data.prompts_per_step=2", "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
         "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
-        "--model.ppo_epochs=2", "--model.mini_batches=1", "--model.lr=1e-3", "--trainer.enable_progress_bar=false",
+        "--model.ppo_epochs=2", "--model.mini_batches=1", "--model.lr=1e-3",
+        "--trainer.enable_progress_bar=false",
         "--checkpoint_every_n_steps=2", f"--trainer.default_root_dir={tmp_path}", *args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -83,7 +86,7 @@ def test_one_process_checkpoint_resumes_under_fsdp2(tmp_path):
     for key, value in original["state_dict"].items():
         torch.testing.assert_close(back["state_dict"][key], value, rtol=0, atol=0)
     assert len(back["optimizer_states"]) == len(original["optimizer_states"]) == 2
-    for loaded, saved in zip(back["optimizer_states"], original["optimizer_states"]):
+    for loaded, saved in zip(back["optimizer_states"], original["optimizer_states"], strict=True):
         assert loaded["state"].keys() == saved["state"].keys()
         for position, moments in saved["state"].items():
             for name, value in moments.items():

@@ -1,4 +1,4 @@
-"""Benchmark a training config: throughput, seconds per phase, each phase's floor on this machine, peak memory.
+"""Benchmark a training config: throughput, seconds per phase beside each phase's floor, peak memory.
 
 Runs `lit-rlvr fit` in this process for `--warmup + --steps` rollouts (no validation, checkpoints
 or logger) and measures the window from the end of the last warm-up step to the end of the last
@@ -80,9 +80,7 @@ class ModelCost:
     def of(cls, model: torch.nn.Module) -> ModelCost:
         head = model.get_output_embeddings()
         block_params = sum(
-            m.weight.numel()
-            for m in model.modules()
-            if isinstance(m, torch.nn.Linear) and m is not head
+            m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head
         )
         config = model.config
         return cls(
@@ -111,7 +109,9 @@ def floors(shape: StepShape, cost: ModelCost, rates: MachineRates) -> dict[str, 
     mean_prompt = prompt_tokens / len(shape.prompt_lengths)
     for step in range(max(shape.completion_lengths)):
         live = sum(length > step for length in shape.completion_lengths)
-        flops = live * (cost.block_flops + cost.head_flops + cost.attention_flops_per_context * (mean_prompt + step))
+        flops = live * (
+            cost.block_flops + cost.head_flops + cost.attention_flops_per_context * (mean_prompt + step)
+        )
         seconds += max(flops / rates.matmul_flops_per_s, cost.weight_bytes / rates.read_bytes_per_s)
     scored = sum(shape.completion_lengths)
     context = sum(length * (mean_prompt + length / 2) for length in shape.completion_lengths)
@@ -138,7 +138,9 @@ class PhaseRecorder(Callback):
     completions: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         rollout = pl_module.rollout  # attached by the RolloutCollector, which runs first
         group = rollout.group_size
         self.shapes.append(
@@ -191,7 +193,9 @@ def run(fit_args: list[str], *, steps: int, warmup: int, threads: int | None) ->
     cost = ModelCost.of(module.policy)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config = module.policy.config
-    rates = MachineRates.measure(device, config.hidden_size, getattr(config, "intermediate_size", 4 * config.hidden_size))
+    rates = MachineRates.measure(
+        device, config.hidden_size, getattr(config, "intermediate_size", 4 * config.hidden_size)
+    )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     cli.trainer.fit(module, datamodule=cli.datamodule)
@@ -222,7 +226,8 @@ def run(fit_args: list[str], *, steps: int, warmup: int, threads: int | None) ->
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['steps']} steps after {result['warmup']} warm-up, {result['threads']} thread(s), {result['device']}",
+        f"{result['steps']} steps after {result['warmup']} warm-up, {result['threads']} thread(s), "
+        f"{result['device']}",
         f"completions/s {result['completions_per_s']:.3f}   tokens/s {result['tokens_per_s']:.1f}   "
         f"s/step {result['step_s']:.2f}   peak "
         + ", ".join(f"{k} {v:.0f}" for k, v in result["peak_memory"].items()),
@@ -241,7 +246,9 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=3, help="measured steps")
     parser.add_argument("--warmup", type=int, default=1, help="steps before the window")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

@@ -54,8 +54,10 @@ def trl_side(prompts_file: str, model: str, steps: int, warmup: int, threads: in
     dataset = Dataset.from_list([{"prompt": row["messages"], "gold": row["gold"]} for row in rows])
 
     def correct(completions, gold, **_):
-        found = [re.findall(r"-?\d+(?:\.\d+)?", c[0]["content"] if isinstance(c, list) else c) for c in completions]
-        return [float(bool(numbers) and numbers[-1] == g) for numbers, g in zip(found, gold)]
+        found = [
+            re.findall(r"-?\d+(?:\.\d+)?", c[0]["content"] if isinstance(c, list) else c) for c in completions
+        ]
+        return [float(bool(numbers) and numbers[-1] == g) for numbers, g in zip(found, gold, strict=True)]
 
     policy = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     generate_seconds = [0.0]
@@ -150,7 +152,9 @@ def write_prompts(path: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trl_python", default=None, help="the Python of an environment with TRL installed")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3, help="measured steps per run")
@@ -165,7 +169,9 @@ def main() -> None:
         print(json.dumps(trl_side(args.prompts, args.model, args.steps, args.warmup, args.threads)))
         return
     if not args.trl_python or not Path(args.trl_python).exists():
-        parser.error(f"--trl_python {args.trl_python!r}: expected the Python of an environment with trl installed")
+        parser.error(
+            f"--trl_python {args.trl_python!r}: expected the Python of an environment with trl installed"
+        )
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         prompts = Path(scratch) / "prompts.json"
@@ -177,13 +183,16 @@ def main() -> None:
             trl = subprocess.run(
                 [args.trl_python, __file__, "--side=trl", f"--prompts={prompts}", f"--model={model}",
                  f"--steps={args.steps}", f"--warmup={args.warmup}", f"--threads={args.threads}"],
-                check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)},
+                check=True, capture_output=True, text=True,
+                env={**os.environ, "OMP_NUM_THREADS": str(args.threads)},
             )  # fmt: skip
             theirs = json.loads(trl.stdout.strip().splitlines()[-1])
             results += [{"round": round_, **ours}, {"round": round_, **theirs}]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-    print(f"{'round':<7}{'side':<10}{'compl/s':>9}{'tokens/s':>10}{'s/step':>9}{'generate s':>12}{'RSS MiB':>9}")
+    print(
+        f"{'round':<7}{'side':<10}{'compl/s':>9}{'tokens/s':>10}{'s/step':>9}{'generate s':>12}{'RSS MiB':>9}"
+    )
     for row in results:
         print(
             f"{row['round']:<7}{row['side']:<10}{row['completions_per_s']:>9.3f}{row['tokens_per_s']:>10.1f}"
