@@ -163,7 +163,7 @@ def shard_for_fsdp2(model: nn.Module, mesh: object, **options: object) -> None:
 def full_parameters(model: nn.Module) -> Iterator[None]:
     """Keeps an FSDP2-sharded `model`'s parameters gathered while the block runs (a rollout's generation).
 
-    Without it, `generate` runs every block's forward once per decoded token, and FSDP2 all-gathers
+    Without it, the sampler runs every block's forward once per decoded token, and FSDP2 all-gathers
     the block's parameters before and frees them after each of those forwards: T gathers of the
     whole model per rollout. Here each block is gathered once and freed at the end, so each process
     holds one full copy of the weights for the duration. A model that is not sharded is left alone.

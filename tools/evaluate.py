@@ -247,7 +247,7 @@ def evaluate(
         top_p: nucleus sampling threshold (1.0 disables it).
         top_k: top-k sampling (0 disables it).
         max_new_tokens: the generation budget per completion; one without EOS within it is truncated.
-        batch_size: prompts per `generate` call (each with `samples` completions).
+        batch_size: prompts sampled together (each with `samples` completions).
         chat_template: as the training run's `data.chat_template`: `auto`, `required` or `none`.
         seed: the sampling seed.
         verifier_workers: verifier worker processes.
