@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lit_rlvr.logprobs import position_ids
+from lit_rlvr.logprobs import check_cache_used, position_ids
 
 
 def next_token_distribution(logits: Tensor, *, temperature: float, top_k: int, top_p: float) -> Tensor:
@@ -130,5 +130,7 @@ def sample_completions(
             cache=cache,
             use_cache=True,
         ).logits[:, -1]
+        if step == 0:
+            check_cache_used(model, cache, prompt_ids.shape[1] + 1)
         positions = positions + 1
     return tokens

@@ -13,7 +13,7 @@ instead of computing them twice.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +30,16 @@ class TokenLogprobs(NamedTuple):
 def position_ids(attention_mask: Tensor) -> Tensor:
     """Positions counted from each row's first real token, as `generate` uses for left padding."""
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def check_cache_used(model: nn.Module, cache: Any, length: int) -> None:
+    """Refuses a model that ignored the KV cache it was given: it would have run without the context."""
+    if cache.get_seq_length() != length:
+        raise RuntimeError(
+            f"{type(model).__name__} did not extend the KV cache passed as `cache` (length "
+            f"{cache.get_seq_length()}, expected {length}): lit-rlvr needs a transformers version "
+            "whose models take the `cache` argument"
+        )
 
 
 def states_before_completion_tokens(
@@ -87,6 +97,7 @@ def states_before_completion_tokens(
         logits_to_keep=1,
         use_cache=True,
     )
+    check_cache_used(model, cache, prompt_ids.shape[1] + width - 1)
     return torch.cat([before_first, completion.hidden_states[-1]], dim=1)
 
 
