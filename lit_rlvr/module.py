@@ -23,6 +23,7 @@ from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.batching import micro_batches
+from lit_rlvr.checkpoint_state import CheckpointState
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
@@ -31,11 +32,10 @@ from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
-from lit_rlvr.rng import capture_rng, restore_rng
 from lit_rlvr.rollout import Rollout
 
 
-class RLVRModule(LightningModule):
+class RLVRModule(CheckpointState, LightningModule):
     """Trains a causal-LM policy on verified rollouts with a configurable objective.
 
     Args:
@@ -412,41 +412,3 @@ class RLVRModule(LightningModule):
             self.critic.parameters(), lr=self.critic_config.lr, weight_decay=self.critic_config.weight_decay
         )
         return [policy, {"optimizer": critic}]
-
-    def _frozen_keys(self) -> set[str]:
-        """State keys rebuilt from `model` on load, so never saved: the reference, LoRA's base weights."""
-        keys = set()
-        if self.reference is not None:
-            keys |= {f"reference.{k}" for k in self.reference.state_dict()}
-        if self.hparams.lora is not None:
-            trained = {name for name, p in self.policy.named_parameters() if p.requires_grad}
-            keys |= {f"policy.{k}" for k in self.policy.state_dict() if k not in trained}
-        return keys
-
-    @property
-    def strict_loading(self) -> bool:
-        """Strict, except under FSDP2 for a model with frozen weights: a one-process checkpoint leaves
-        them out, and the strategy loads the weights before `on_load_checkpoint` could put them back
-        (they are in place already, loaded from `model`)."""
-        return self.device_mesh is None or not self._frozen_keys()
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The frozen weights are the starting point and are rebuilt from `model`; saving them would
-        # double the checkpoint (or, under LoRA, multiply it) for nothing. FSDP2's sharded
-        # checkpoint keeps them: torch's distributed loader refuses a checkpoint missing a key.
-        state = checkpoint["state_dict"]
-        for key in self._frozen_keys() & set(state) if self.device_mesh is None else ():
-            del state[key]
-        checkpoint["rng"] = capture_rng(self._shuffle)
-        checkpoint["skipped_updates"] = self.skipped_updates
-        checkpoint["objective"] = self.objective.state_dict()  # e.g. PPO's adaptive KL coefficient
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "state_dict" in checkpoint:  # under FSDP2 the strategy has loaded the weights already
-            current = self.state_dict()
-            checkpoint["state_dict"].update({key: current[key] for key in self._frozen_keys()})
-        if checkpoint.get("rng") is not None:
-            restore_rng(checkpoint["rng"], self._shuffle)
-        self.skipped_updates = checkpoint.get("skipped_updates", 0)
-        if checkpoint.get("objective"):
-            self.objective.load_state_dict(checkpoint["objective"])
