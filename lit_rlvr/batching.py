@@ -10,7 +10,24 @@ normalised over the whole mini-batch (`LossNorm`), so the gradient does not depe
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
+
+from lit_rlvr.rollout import Rollout
+
+
+def rollout_micro_batches(
+    rollout: Rollout, rows: Tensor, max_sequences: int, max_tokens: int | None
+) -> list[Tensor]:
+    """`micro_batches` of `rows` of `rollout`, whose row `i` was sampled from prompt `i // G`."""
+    return micro_batches(
+        rows,
+        prompt_of_row=torch.arange(len(rollout.texts), device=rows.device) // rollout.group_size,
+        prompt_lengths=rollout.prompt_mask.sum(-1),
+        completion_lengths=rollout.completion_mask.sum(-1),
+        max_sequences=max_sequences,
+        max_tokens=max_tokens,
+    )
 
 
 def micro_batches(

@@ -153,7 +153,8 @@ class RLVRCLI(LightningCLI):
             write = partial(consolidate, original)
         elif original.is_file() and under_fsdp2:
             output = original.with_name(f"{original.name.removesuffix('.ckpt')}-by-name.ckpt")
-            write = partial(name_optimizer_states, original, self.model.trained_parameter_names())
+            names = [list(group) for group in self.model.trained_parameters()]
+            write = partial(name_optimizer_states, original, names)
         else:
             return
         unfinished = output.with_name(f".{output.name}.{os.getpid()}.partial")

@@ -22,7 +22,7 @@ from torch.distributed.fsdp import FSDPModule
 from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
-from lit_rlvr.batching import micro_batches
+from lit_rlvr.batching import rollout_micro_batches
 from lit_rlvr.checkpoint_state import CheckpointState
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
@@ -179,14 +179,7 @@ class RLVRModule(CheckpointState, LightningModule):
 
     def micro_batches(self, rollout: Rollout, rows: Tensor) -> list[Tensor]:
         """`rows` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
-        return micro_batches(
-            rows,
-            prompt_of_row=torch.arange(len(rollout.texts), device=rows.device) // rollout.group_size,
-            prompt_lengths=rollout.prompt_mask.sum(-1),
-            completion_lengths=rollout.completion_mask.sum(-1),
-            max_sequences=self.micro_batch_size,
-            max_tokens=self.micro_batch_tokens,
-        )
+        return rollout_micro_batches(rollout, rows, self.micro_batch_size, self.micro_batch_tokens)
 
     @torch.no_grad()
     def sequence_logprobs(self, model: nn.Module, rollout: Rollout, rows: Tensor | None = None) -> Tensor:
@@ -388,16 +381,17 @@ class RLVRModule(CheckpointState, LightningModule):
         if not self.trainer.sanity_checking:
             self.validated_at_step = self.global_step
 
-    def trained_parameter_names(self) -> list[list[str]]:
+    def trained_parameters(self) -> list[dict[str, nn.Parameter]]:
         """Each optimizer's parameters by name, in its order: the policy's trained ones, the critic's."""
-        names = [[f"policy.{name}" for name, p in self.policy.named_parameters() if p.requires_grad]]
+        groups = [{f"policy.{name}": p for name, p in self.policy.named_parameters() if p.requires_grad}]
         if self.critic is not None:
-            names.append([f"critic.{name}" for name, _ in self.critic.named_parameters()])
-        return names
+            groups.append({f"critic.{name}": p for name, p in self.critic.named_parameters()})
+        return groups
 
     def configure_optimizers(self) -> dict[str, Any]:
+        trained = self.trained_parameters()
         optimizer = torch.optim.AdamW(
-            [p for p in self.policy.parameters() if p.requires_grad],
+            list(trained[0].values()),
             lr=self.hparams.lr,
             weight_decay=self.hparams.weight_decay,
         )
@@ -409,6 +403,6 @@ class RLVRModule(CheckpointState, LightningModule):
         if self.critic is None:
             return policy
         critic = torch.optim.AdamW(
-            self.critic.parameters(), lr=self.critic_config.lr, weight_decay=self.critic_config.weight_decay
+            list(trained[1].values()), lr=self.critic_config.lr, weight_decay=self.critic_config.weight_decay
         )
         return [policy, {"optimizer": critic}]
