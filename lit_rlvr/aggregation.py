@@ -47,7 +47,9 @@ class LossNorm(NamedTuple):
 Aggregation = Literal["token_mean", "seq_mean_token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"]
 
 
-def aggregate(loss: Tensor, mask: Tensor, mode: Aggregation, norm: LossNorm) -> Tensor:
+def aggregate(
+    loss: Tensor, mask: Tensor, mode: Aggregation, norm: LossNorm, weights: Tensor | None = None
+) -> Tensor:
     """Reduces a per-token loss to this micro-batch's share of the mini-batch loss.
 
     Args:
@@ -58,7 +60,11 @@ def aggregate(loss: Tensor, mask: Tensor, mode: Aggregation, norm: LossNorm) -> 
             sequence's tokens and averages the sequences; `seq_mean_token_sum_norm` divides the sum
             by sequences x the generation budget, a constant (Dr. GRPO).
         norm: mini-batch normalisers.
+        weights: `[N, T]` constant per-token loss weights (`lit_rlvr.mismatch`); None: all 1. They
+            leave the normalisers as they are.
     """
+    if weights is not None:
+        loss = loss * weights
     masked = torch.where(mask, loss, torch.zeros_like(loss))
     if mode == "token_mean":
         return masked.sum() / max(norm.tokens, 1.0)

@@ -26,6 +26,7 @@ from lit_rlvr.data import PromptDataModule
 from lit_rlvr.module import RLVRModule
 from lit_rlvr.objectives import GRPO
 from lit_rlvr.resharding import consolidate, is_sharded, name_optimizer_states
+from lit_rlvr.rollout import RolloutGenerator
 
 
 class RLVRParser(LightningArgumentParser):
@@ -76,7 +77,12 @@ class RLVRCLI(LightningCLI):
             "<default_root_dir>/checkpoints/last.ckpt every this many optimizer steps and when fit ends; "
             "`--ckpt_path last` resumes from it",
         )
-        parser.set_defaults({"model.objective": {"class_path": f"{GRPO.__module__}.{GRPO.__name__}"}})
+        parser.set_defaults(
+            {
+                "model.objective": {"class_path": f"{GRPO.__module__}.{GRPO.__name__}"},
+                "rollout.engine": {"class_path": f"{RolloutGenerator.__module__}.{RolloutGenerator.__name__}"},
+            }
+        )
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         super().parse_arguments(parser, args)
@@ -91,7 +97,7 @@ class RLVRCLI(LightningCLI):
             torch.set_num_threads(config.threads)
         objective = config.model.objective
         if objective is not None:
-            _import(objective.class_path).check_samples_per_prompt(config.rollout.samples_per_prompt)
+            _import(objective.class_path).check_samples_per_prompt(config.rollout.engine.init_args.samples_per_prompt)
         trainer = config.trainer
         self.checkpoint_dir = _add_default_checkpointing(trainer, config.checkpoint_every_n_steps)
         if trainer.strategy == "auto":

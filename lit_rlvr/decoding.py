@@ -12,24 +12,17 @@ Shapes: `B` prompts, `G` samples each, `N = B * G` rows (sample g of prompt b at
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor, nn
 
-from lit_rlvr.logprobs import check_cache_used, position_ids
+from lit_rlvr.logprobs import CACHE, check_cache_used, position_ids, truncated_logits
 
 
 def next_token_distribution(logits: Tensor, *, temperature: float, top_k: int, top_p: float) -> Tensor:
     """`[n, V]` sampling probabilities from `[n, V]` logits: tempered, then top-k, then nucleus-truncated."""
-    logits = logits.float() / temperature
-    if 0 < top_k < logits.shape[-1]:
-        kth_largest = logits.topk(top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
-    if top_p < 1.0:
-        ascending, order = logits.sort(dim=-1)
-        below = ascending.softmax(-1).cumsum(-1) <= 1 - top_p  # the low tail holding at most 1 - top_p
-        below[:, -1] = False  # the most likely token always stays
-        logits = logits.masked_fill(below.scatter(-1, order, below), float("-inf"))
-    return logits.softmax(-1)
+    return truncated_logits(logits.float() / temperature, top_k=top_k, top_p=top_p).softmax(-1)
 
 
 def draw(probs: Tensor, block: int = 256) -> Tensor:
@@ -60,6 +53,13 @@ def draw(probs: Tensor, block: int = 256) -> Tensor:
     return token
 
 
+class Sampled(NamedTuple):
+    """What the decoder drew: tokens and the sampler's own log-probs of them."""
+
+    tokens: Tensor  # [N, T] long, `pad_token_id` after each row's first EOS
+    logp: Tensor  # [N, T] float32 log-prob of each drawn token under the distribution it was drawn from
+
+
 @torch.no_grad()
 def sample_completions(
     model: nn.Module,
@@ -74,8 +74,8 @@ def sample_completions(
     top_k: int = 0,
     top_p: float = 1.0,
     greedy: bool = False,
-) -> Tensor:
-    """`[N, T]` completion tokens, `pad_token_id` after each row's first EOS.
+) -> Sampled:
+    """Completion tokens and their sampling log-probs (0 for greedy and after EOS).
 
     Args:
         model: a Hugging Face causal LM with a KV cache.
@@ -94,7 +94,7 @@ def sample_completions(
         use_cache=True,
         logits_to_keep=1,
     )
-    cache = out.cache
+    cache = getattr(out, CACHE)
     if samples_per_prompt > 1:
         cache.batch_repeat_interleave(samples_per_prompt)
     logits = out.logits[:, -1].repeat_interleave(samples_per_prompt, 0)  # [N, V]
@@ -104,16 +104,18 @@ def sample_completions(
     tokens = torch.full(
         (num_rows, max_new_tokens), pad_token_id, dtype=prompt_ids.dtype, device=prompt_ids.device
     )
+    logp = torch.zeros(tokens.shape, dtype=torch.float32, device=prompt_ids.device)
     for step in range(max_new_tokens):
         if greedy:
             chosen = logits.argmax(-1)
         else:
             probs = next_token_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p)
             chosen = draw(probs)
+            logp[live, step] = probs.gather(-1, chosen[:, None]).squeeze(-1).log()
         tokens[live, step] = chosen
         going = ~torch.isin(chosen, eos_ids)
         if step == max_new_tokens - 1 or not going.any():
-            return tokens[:, : step + 1]
+            return Sampled(tokens[:, : step + 1], logp[:, : step + 1])
         if not going.all():
             cache.batch_select_indices(going.nonzero().squeeze(-1))
             live, chosen, positions, attention_mask = (
@@ -127,10 +129,10 @@ def sample_completions(
             input_ids=chosen[:, None],
             attention_mask=attention_mask,
             position_ids=positions[:, None],
-            cache=cache,
+            **{CACHE: cache},
             use_cache=True,
         ).logits[:, -1]
         if step == 0:
             check_cache_used(model, cache, prompt_ids.shape[1] + 1)
         positions = positions + 1
-    return tokens
+    return Sampled(tokens, logp)

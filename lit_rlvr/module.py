@@ -1,10 +1,11 @@
 """The RLVR LightningModule: policy, frozen reference, optional critic, and the update loop.
 
-Each training step reads top to bottom, after the rollout callback has attached a verified rollout
-(prompts -> completions -> raw rewards): shape rewards -> old and reference log-probs (when
+Each training step reads top to bottom, from the verified rollout the rollout callback put into its
+batch (prompts -> completions -> raw rewards): shape rewards -> old and reference log-probs (when
 needed) -> advantages (`objective.advantages`, over the critic's values read before its update)
 -> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated over
-micro-batches -> objective -> one optimizer step per mini-batch -> log.
+micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
+chosen) -> one optimizer step per mini-batch -> the sampler/trainer mismatch -> log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.lora import LoraSettings
+from lit_rlvr.mismatch import SamplerCorrection, mismatch_metrics
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
@@ -63,6 +65,12 @@ class RLVRModule(CheckpointState, LightningModule):
             policy with its adapters disabled. None: train every weight.
         placement: under FSDP2, where the reference and critic live (`lit_rlvr.strategy.plan`
             decides what is left None).
+        sampler_correction: reweights each token's loss by how far the sampler's log-probs are
+            from the trainer's (`lit_rlvr.mismatch`); None: no correction (the mismatch is logged
+            either way, under `mismatch/`).
+        match_sampler_truncation: score log-probs under the truncated, renormalised distribution the
+            sampler drew from when top-k or top-p is on (as vLLM's log-probs are); False: under the
+            full tempered distribution, as TRL and verl score.
     """
 
     def __init__(
@@ -85,6 +93,8 @@ class RLVRModule(CheckpointState, LightningModule):
         activation_checkpointing: bool = False,
         lora: LoraSettings | None = None,
         placement: strategy.Placement | None = None,
+        sampler_correction: SamplerCorrection | None = None,
+        match_sampler_truncation: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -126,7 +136,8 @@ class RLVRModule(CheckpointState, LightningModule):
         self.micro_batch_size = micro_batch_size
         self.micro_batch_tokens = micro_batch_tokens
         self.log_completions_every = log_completions_every
-        self.rollout: Rollout | None = None
+        self.sampler_correction = sampler_correction
+        self.match_sampler_truncation = match_sampler_truncation
         self.skipped_updates = 0
         self.validated_at_step: int | None = None
         self._shuffle = torch.Generator().manual_seed(seed)
@@ -164,18 +175,25 @@ class RLVRModule(CheckpointState, LightningModule):
         sampling weights: when no epoch revisits its rows and the reward needs no `logp_old` first."""
         return self.ppo_epochs == 1 and not self.objective.kl_in_reward
 
-    def attach_rollout(self, rollout: Rollout) -> None:
-        """Called by `RolloutCollector` before each training and validation batch."""
-        self.rollout = rollout
-
-    def _take_rollout(self) -> Rollout:
-        rollout, self.rollout = self.rollout, None
+    @staticmethod
+    def _verified_rollout(batch: dict[str, Any]) -> Rollout:
+        """The rollout `RolloutCollector` put into the batch before this step."""
+        rollout = batch.get("rollout")
         if rollout is None or rollout.rewards is None:
             raise RuntimeError(
                 "RLVRModule found no verified rollout for this batch: add the "
                 "`lit_rlvr.callbacks.RolloutCollector` callback to the Trainer (the `lit-rlvr` CLI adds it)"
             )
         return rollout
+
+    def _distribution(self, rollout: Rollout) -> dict[str, Any]:
+        """How log-probs of `rollout` are scored: its temperature, and its truncation when matched."""
+        truncated = self.match_sampler_truncation
+        return {
+            "temperature": rollout.temperature,
+            "top_k": rollout.top_k if truncated else 0,
+            "top_p": rollout.top_p if truncated else 1.0,
+        }
 
     def micro_batches(self, rollout: Rollout, rows: Tensor) -> list[Tensor]:
         """`rows` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
@@ -194,14 +212,14 @@ class RLVRModule(CheckpointState, LightningModule):
                 part.input_ids,
                 part.attention_mask,
                 part.completion_mask,
-                temperature=rollout.temperature,
+                **self._distribution(rollout),
             )
             logp[index, : scored.logp.shape[1]] = scored.logp
         return logp
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         started = time.perf_counter()
-        rollout = self._take_rollout()
+        rollout = self._verified_rollout(batch)
         rewards = self._shaped_rewards(rollout)  # [B, G]
         order = self._mini_batch_order(len(rollout.texts))
         rollout = self._score(rollout, order)
@@ -320,6 +338,10 @@ class RLVRModule(CheckpointState, LightningModule):
         optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
         totals = metrics.WeightedMeans()
         mean_over_processes = strategy.mean_over_processes(self.trainer)
+        mask = rollout.completion_mask
+        # The trainer's log-probs at the sampling weights, for the mismatch: scored, or by step 0 itself.
+        trainer_logp = rollout.logp_old if rollout.logp_old is not None else torch.zeros(mask.shape)
+        trainer_logp = trainer_logp.to(self.device, torch.float32).clone()
         for step, mini in enumerate(order):
             norm = LossNorm.of(rollout.completion_mask[mini], rollout.max_new_tokens, mean_over_processes)
             optimizer.zero_grad()
@@ -328,7 +350,9 @@ class RLVRModule(CheckpointState, LightningModule):
                 part = rollout.select(micro)
                 if step == 0 and self.first_update_scores_itself:
                     part = part._replace(logp_old=None)  # on the sampling weights: its own log-probs
-                out = self._micro_step(part, advantages[micro], norm)
+                out, logp_old = self._micro_step(part, advantages[micro], norm)
+                if step == 0:
+                    trainer_logp[micro, : logp_old.shape[1]] = logp_old
                 self.manual_backward(out.loss)
                 loss += out.loss.detach()
                 totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
@@ -341,19 +365,25 @@ class RLVRModule(CheckpointState, LightningModule):
             optimizer.step()  # even when skipped: global_step (max_steps, checkpoints) counts updates
             scheduler.step()
             totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
-        return totals.means()
+        if rollout.sampler_logp is None:
+            return totals.means()
+        return {**totals.means(), **mismatch_metrics(trainer_logp, rollout.sampler_logp, mask)}
 
-    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm) -> ObjectiveOutput:
-        """The objective on one micro-batch; `advantages` `[n, T]` are cut to the part's trimmed width."""
+    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm) -> tuple[ObjectiveOutput, Tensor]:
+        """The objective on one micro-batch and its `[n, T]` `logp_old`; `advantages` `[n, T]` are cut
+        to the part's trimmed width."""
         scored = completion_logprobs(
             self.policy,
             part.input_ids,
             part.attention_mask,
             part.completion_mask,
-            temperature=part.temperature,
             entropy_gradient=self.objective.entropy_in_loss,
+            **self._distribution(part),
         )
         logp_old = part.logp_old if part.logp_old is not None else scored.logp.detach()
+        weights = None
+        if self.sampler_correction is not None and part.sampler_logp is not None:
+            weights = self.sampler_correction.weights(logp_old, part.sampler_logp, part.completion_mask)
         batch = PolicyBatch(
             logp=scored.logp,
             logp_old=logp_old,
@@ -363,11 +393,12 @@ class RLVRModule(CheckpointState, LightningModule):
             entropy=scored.entropy,
             norm=norm,
             completion_ids=part.completion_ids,
+            weights=weights,
         )
-        return self.objective(batch)
+        return self.objective(batch), logp_old
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        rollout = self._take_rollout()
+        rollout = self._verified_rollout(batch)
         size = len(rollout.texts)
         lengths = rollout.completion_mask.sum(-1).float()
         self.log(

@@ -1,29 +1,20 @@
-"""Sampling completions from the policy: left-padded prompt batches, G samples each, a completion mask.
+"""Sampling completions: left-padded prompt batches, G samples each, a completion mask.
 
 Shapes: `B` prompts, `G` samples per prompt, `N = B * G` sequences (sample g of prompt b at row
 `b * G + g`), `P` prompt length, `T` completion length.
 
 The rollout engine is a seam (`RolloutEngine`): prompts in, `Rollout` out, and `sync_weights`,
-which the rollout callback calls after each training step's updates. `RolloutGenerator` (the policy
-itself, through `lit_rlvr.decoding`) is the one engine, and its `sync_weights` has nothing to do.
-A vLLM or SGLang engine is one more file with the same two methods, designed as follows (not
-built: it needs a GPU to be tested on):
-- colocated: the engine lives in each training process on the same GPU, created once with
-  `gpu_memory_utilization` leaving room for training and sleep mode between rollouts (vLLM's
-  `sleep(level=1)` / `wake_up()` frees its KV cache while the policy trains);
-- `__call__` passes the prompt token ids (not text, so tokenization is ours), `n = G` samples
-  with the same temperature, top-p and top-k, and builds `Rollout` from the returned token ids
-  exactly as `RolloutGenerator` does; the engine's own log-probs are not used (the module rescores
-  with the policy, so the ratio's denominator has the trainer's numerics);
-- `sync_weights(policy)` streams the policy's parameters (gathered one block at a time under
-  FSDP2, merged adapters under LoRA) into the engine's model with `load_weights`, so sampling
-  always uses the weights of the last update; with several updates per rollout it runs once,
-  after the last.
+which the rollout callback calls after each training step's updates. The sampling knobs are
+defined once, on the base class, so every engine takes the same ones and a config swaps engines
+with one override. `RolloutGenerator` samples with the policy itself (`lit_rlvr.decoding`);
+`lit_rlvr.vllm_engine.VLLMEngine` samples with a colocated vLLM engine. Either returns the
+sampler's own log-probs of the tokens it drew, which the module compares with the trainer's
+(`lit_rlvr.mismatch`).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +38,9 @@ class Rollout(NamedTuple):
     rewards: Tensor | None = None  # [N]
     correct: Tensor | None = None  # [N] bool, the accuracy term scored 1
     reward_terms: dict[str, Tensor] | None = None  # name -> [N], unweighted
+    top_k: int = 0  # of the sampling distribution (0: none)
+    top_p: float = 1.0  # of the sampling distribution (1.0: none)
+    sampler_logp: Tensor | None = None  # [N, T] the sampler's log-probs of its tokens; None for greedy
     logp_old: Tensor | None = None  # [N, T]; None: on-policy, the first pass's own detached log-probs
     ref_logp: Tensor | None = None  # [N, T]
     timings: dict[str, float] | None = None  # seconds per phase
@@ -67,7 +61,7 @@ class Rollout(NamedTuple):
         completion_len = max(int(self.completion_mask[index].sum(1).max()), 1)
         per_token = {
             name: getattr(self, name)[index][:, :completion_len]
-            for name in ("completion_ids", "completion_mask", "logp_old", "ref_logp")
+            for name in ("completion_ids", "completion_mask", "sampler_logp", "logp_old", "ref_logp")
             if getattr(self, name) is not None
         }
         return self._replace(
@@ -85,28 +79,14 @@ def completion_mask(completion_ids: Tensor, eos_ids: Tensor) -> Tensor:
     return eos_before == 0
 
 
-class RolloutEngine(Protocol):
-    """What the rollout callback needs from a sampler."""
-
-    samples_per_prompt: int
-
-    def __call__(self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool) -> Rollout:
-        """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
-
-    def sync_weights(self, policy: nn.Module) -> None:
-        """Makes the engine sample from `policy`'s current weights (called after each step's updates)."""
-
-
-class RolloutGenerator:
-    """Samples completions with the policy itself (`lit_rlvr.decoding`): prompts prefilled once,
-    finished rows dropped.
+class RolloutEngine:
+    """Samples completions for the rollout callback; the sampling knobs every engine shares.
 
     Args:
-        samples_per_prompt: G, completions sampled per prompt.
+        samples_per_prompt: G, completions sampled per training prompt (validation takes 1, greedy).
         max_new_tokens: the generation budget per completion.
         temperature: sampling temperature; log-probs are of the tempered distribution.
-        top_p: nucleus sampling threshold (1.0 disables it). The log-probs ignore the truncation,
-            as verl and TRL do.
+        top_p: nucleus sampling threshold (1.0 disables it).
         top_k: top-k sampling (0 disables it).
     """
 
@@ -120,42 +100,40 @@ class RolloutGenerator:
         top_k: int = 0,
     ) -> None:
         if samples_per_prompt < 1:
-            raise ValueError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
+            raise ValueError(f"rollout.engine.samples_per_prompt must be >= 1, got {samples_per_prompt}")
         if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+            raise ValueError(f"rollout.engine.max_new_tokens must be >= 1, got {max_new_tokens}")
         if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise ValueError(f"rollout.engine.temperature must be > 0, got {temperature}")
         if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+            raise ValueError(f"rollout.engine.top_p must be in (0, 1], got {top_p}")
+        if top_k < 0:
+            raise ValueError(f"rollout.engine.top_k must be >= 0, got {top_k}")
         self.samples_per_prompt = samples_per_prompt
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
         self.top_k = top_k
 
-    @torch.no_grad()
-    def __call__(
-        self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool = False
+    def __call__(self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool) -> Rollout:
+        """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
+        raise NotImplementedError
+
+    def sync_weights(self, policy: nn.Module) -> None:
+        """Makes the engine sample from `policy`'s current weights (called after each step's updates)."""
+
+    def rollout(
+        self,
+        tokenizer: Any,
+        batch: dict[str, Any],
+        completion_ids: Tensor,
+        sampler_logp: Tensor | None,
+        eos_ids: Tensor,
+        *,
+        greedy: bool,
     ) -> Rollout:
-        """Generates for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
+        """The `Rollout` of `[N, T]` completions drawn for `batch`, `G` (1 when greedy) per prompt."""
         group_size = 1 if greedy else self.samples_per_prompt
-        eos_ids = _eos_ids(model, tokenizer).to(batch["prompt_ids"].device)
-        was_training = model.training
-        model.eval()
-        completion_ids = sample_completions(
-            model,
-            batch["prompt_ids"],
-            batch["prompt_mask"],
-            samples_per_prompt=group_size,
-            max_new_tokens=self.max_new_tokens,
-            eos_ids=eos_ids,
-            pad_token_id=tokenizer.pad_token_id,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            greedy=greedy,
-        )  # [N, T]
-        model.train(was_training)
         mask = completion_mask(completion_ids, eos_ids)
         texts = tokenizer.batch_decode(
             completion_ids.masked_fill(~mask, tokenizer.pad_token_id), skip_special_tokens=True
@@ -171,13 +149,42 @@ class RolloutGenerator:
             group_size=group_size,
             max_new_tokens=self.max_new_tokens,
             temperature=1.0 if greedy else self.temperature,
+            top_k=0 if greedy else self.top_k,
+            top_p=1.0 if greedy else self.top_p,
+            sampler_logp=None if greedy else torch.where(mask, sampler_logp, 0.0),
         )
 
-    def sync_weights(self, policy: nn.Module) -> None:
-        """Nothing to do: sampling runs on the policy itself."""
+
+class RolloutGenerator(RolloutEngine):
+    """Samples with the policy itself (`lit_rlvr.decoding`): prompts prefilled once, finished rows
+    dropped; nothing to sync, the weights are the policy's."""
+
+    @torch.no_grad()
+    def __call__(
+        self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool = False
+    ) -> Rollout:
+        eos_ids = eos_token_ids(model, tokenizer).to(batch["prompt_ids"].device)
+        was_training = model.training
+        model.eval()
+        sampled = sample_completions(
+            model,
+            batch["prompt_ids"],
+            batch["prompt_mask"],
+            samples_per_prompt=1 if greedy else self.samples_per_prompt,
+            max_new_tokens=self.max_new_tokens,
+            eos_ids=eos_ids,
+            pad_token_id=tokenizer.pad_token_id,
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            greedy=greedy,
+        )
+        model.train(was_training)
+        return self.rollout(tokenizer, batch, sampled.tokens, sampled.logp, eos_ids, greedy=greedy)
 
 
-def _eos_ids(model: nn.Module, tokenizer: Any) -> Tensor:
+def eos_token_ids(model: nn.Module, tokenizer: Any) -> Tensor:
+    """`[E]` the tokens that end a completion: the generation config's and the tokenizer's EOS."""
     eos = model.generation_config.eos_token_id
     ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     ids.add(tokenizer.eos_token_id)

@@ -40,8 +40,8 @@ def fit_on(tmp_path: Path, *args: str) -> None:
         (["--model.objective.clip_low=1.5"], r"GRPO: clip_low must be in \(0, 1\), got 1.5"),
         (["--model.objective.clip_high=0"], r"GRPO: clip_high must be in \(0, 1\), got 0"),
         (
-            ["--rollout.samples_per_prompt=1"],
-            r"model.objective=GRPO needs rollout.samples_per_prompt >= 2 .*got 1",
+            ["--rollout.engine.samples_per_prompt=1"],
+            r"model.objective=GRPO needs rollout.engine.samples_per_prompt >= 2 .*got 1",
         ),
         (["--model.objective=PPO"], r"model.objective=PPO needs a critic: set model.critic"),
         (["--nonfinite.max_consecutive_skips=-1"], r"nonfinite.max_consecutive_skips must be >= 0, got -1"),

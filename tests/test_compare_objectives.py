@@ -23,7 +23,7 @@ TINY_FIT = [
     "--trainer.val_check_interval=2",
     "--trainer.limit_val_batches=1",
     "--data.val_batch_size=4",
-    "--rollout.max_new_tokens=8",
+    "--rollout.engine.max_new_tokens=8",
     "--rollout.rewards=[{name: vowels, fn: reward_fns.more_vowels}]",
     "--rollout.reward_workers=1",
     "--threads=1",
@@ -114,7 +114,7 @@ SMALL_FIT = [
     *TINY_FIT[:1],
     "--trainer.max_steps=2",
     "--data.prompts_per_step=2",
-    "--rollout.samples_per_prompt=2",
+    "--rollout.engine.samples_per_prompt=2",
     *TINY_FIT[3:],
     "--trainer.callbacks+=lit_rlvr.callbacks.ValidationSchedule",
     "--trainer.callbacks.every_samples=4",
@@ -174,11 +174,11 @@ def test_seeds_are_averaged_on_the_grid_they_share_with_a_standard_error():
 
 
 def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):
-    cold = "cold=configs/grpo.yaml --rollout.temperature=0.5 --model.lr=1e-4"
+    cold = "cold=configs/grpo.yaml --rollout.engine.temperature=0.5 --model.lr=1e-4"
     _, experiment = parse_args(["--arm", "grpo=configs/grpo.yaml", "--arm", cold, "--seeds", "0", "1",
                                 "--x_axis", "seconds", "--", "--trainer.max_steps=2"])  # fmt: skip
     assert [(arm.name, arm.args) for arm in experiment.arms] == [
-        ("grpo", []), ("cold", ["--rollout.temperature=0.5", "--model.lr=1e-4"])]  # fmt: skip
+        ("grpo", []), ("cold", ["--rollout.engine.temperature=0.5", "--model.lr=1e-4"])]  # fmt: skip
     assert (experiment.seeds, experiment.x_axis, experiment.args) == (
         [0, 1],
         "seconds",
@@ -203,7 +203,7 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
     out = tmp_path / "out"
     experiment.write_text(yaml.safe_dump({
         "arms": {"hot": {"config": "configs/grpo.yaml"},
-                 "cold": {"config": "configs/grpo.yaml", "args": ["--rollout.temperature=0.5"]}},
+                 "cold": {"config": "configs/grpo.yaml", "args": ["--rollout.engine.temperature=0.5"]}},
         "args": SMALL_FIT, "seeds": [0, 1], "x_axis": "samples", "target_accuracy": 0.0,
         "metrics": ["val/accuracy", "reward/mean"], "out": str(out)}, sort_keys=False))  # fmt: skip
     done = compare("--experiment", str(experiment))

@@ -17,7 +17,7 @@ ON_THE_TINY_MODEL = {"sppo_small_critic": ["--model.critic.num_layers=1"]}
 QUICK = [
     "--trainer.limit_val_batches=1",
     "--data.val_batch_size=4",
-    "--rollout.max_new_tokens=12",
+    "--rollout.engine.max_new_tokens=12",
     "--rollout.reward_workers=1",
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",

@@ -35,8 +35,8 @@ def test_config_instantiates(config):
 
 
 def test_group_objective_with_one_sample_is_refused():
-    with pytest.raises(ValueError, match="rollout.samples_per_prompt"):
-        run(["--model.model=tiny-random-llama", "--rollout.samples_per_prompt=1"], subcommand=False)
+    with pytest.raises(ValueError, match="rollout.engine.samples_per_prompt"):
+        run(["--model.model=tiny-random-llama", "--rollout.engine.samples_per_prompt=1"], subcommand=False)
 
 
 def test_unknown_objective_is_refused(capsys):

@@ -70,7 +70,7 @@ def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):
     cli = run(
         ["fit", f"--config={config}", *TINY_ARGS, f"--trainer.default_root_dir={tmp_path}",
          "--trainer.max_steps=1", "--validate_before_fit=false", "--trainer.limit_val_batches=0",
-         "--rollout.max_new_tokens=6", "--rollout.samples_per_prompt=2", "--data.prompts_per_step=2",
+         "--rollout.engine.max_new_tokens=6", "--rollout.engine.samples_per_prompt=2", "--data.prompts_per_step=2",
          "--model.objective.critic_warmup_steps=1", "--model.objective.kl_target=0.1",
          "--model.ppo_epochs=1", "--model.mini_batches=1", "--trainer.callbacks+=fit_helpers.History"]
     )  # fmt: skip
@@ -93,7 +93,7 @@ def test_two_process_ddp_fit_with_a_critic(tmp_path):
         sys.executable, "-m", "lit_rlvr", "fit", f"--config={config}", *TINY_ARGS, "--parallelism=ddp",
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=2",
         "--trainer.limit_val_batches=1", "--data.val_batch_size=4", "--data.prompts_per_step=2",
-        "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
+        "--rollout.engine.samples_per_prompt=2", "--rollout.engine.max_new_tokens=4",
         f"--trainer.default_root_dir={tmp_path}",
     ]  # fmt: skip
     tests = str(Path(__file__).parent)
@@ -117,7 +117,7 @@ def test_the_critic_takes_one_step_per_mini_batch(config, tmp_path):
     cli = run(
         ["fit", f"--config={path}", *TINY_ARGS, f"--trainer.default_root_dir={tmp_path}",
          "--model.ppo_epochs=2", "--model.mini_batches=2", "--trainer.max_steps=4",
-         "--data.prompts_per_step=4", "--rollout.max_new_tokens=4", "--validate_before_fit=false",
+         "--data.prompts_per_step=4", "--rollout.engine.max_new_tokens=4", "--validate_before_fit=false",
          "--trainer.limit_val_batches=0", "--trainer.logger=false", "--trainer.enable_checkpointing=false"]
     )  # fmt: skip
     policy_optimizer, critic_optimizer = (

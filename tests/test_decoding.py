@@ -48,7 +48,7 @@ def ours(model, batch, *, group, new_tokens, eos, pad, greedy=False, **sampling)
         pad_token_id=pad,
         greedy=greedy,
         **sampling,
-    )
+    ).tokens
 
 
 def test_greedy_identical_to_generate_with_rows_finishing_early(varied_model, tokenizer, prompt_batch):

@@ -23,7 +23,7 @@ def two_process_fit(tmp_path: Path, *args: str, config: Path | None = None) -> s
         "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=4",
         "--trainer.val_check_interval=1", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
-        "--data.prompts_per_step=2", "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
+        "--data.prompts_per_step=2", "--rollout.engine.samples_per_prompt=2", "--rollout.engine.max_new_tokens=4",
         "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
         "--model.ppo_epochs=2", "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path}", *args,

@@ -141,8 +141,8 @@ def test_a_capped_step_warns_naming_the_knob_and_what_it_trains_on(tmp_path):
         cli, history = fit(
             "--model.objective=DAPO",
             "--model.objective.max_sampling_rounds=2",
-            "--rollout.samples_per_prompt=2",
-            "--rollout.max_new_tokens=4",
+            "--rollout.engine.samples_per_prompt=2",
+            "--rollout.engine.max_new_tokens=4",
             "--data.prompts_per_step=2",
             "--validate_before_fit=false",
             "--trainer.limit_val_batches=0",

@@ -11,8 +11,8 @@ from lit_rlvr.models import TINY, load_causal_lm
 from lit_rlvr.objectives import GRPO, ObjectiveOutput, PolicyBatch
 
 SMALL = [
-    "--rollout.samples_per_prompt=2",
-    "--rollout.max_new_tokens=4",
+    "--rollout.engine.samples_per_prompt=2",
+    "--rollout.engine.max_new_tokens=4",
     "--data.prompts_per_step=2",
     "--validate_before_fit=false",
     "--trainer.limit_val_batches=0",

@@ -33,8 +33,8 @@ def kl_run(tmp_path_factory):
         "--model.ppo_epochs=2",
         "--model.micro_batch_size=5",
         "--model.log_completions_every=1",
-        "--rollout.samples_per_prompt=4",
-        "--rollout.max_new_tokens=6",
+        "--rollout.engine.samples_per_prompt=4",
+        "--rollout.engine.max_new_tokens=6",
         root=str(root),
     )
     return cli, root

@@ -100,9 +100,9 @@ def test_invalid_module_knobs_are_refused(bad):
 def test_a_group_objective_refuses_one_sample_per_prompt_without_the_cli(tmp_path):
     # The check sits where G and the objective meet (the callback's setup), so a plain Trainer gets it
     # before any generation instead of dividing by the std of one sample.
-    collector = RolloutCollector(samples_per_prompt=1, reward_workers=1)
+    collector = RolloutCollector(engine=RolloutGenerator(samples_per_prompt=1), reward_workers=1)
     trainer = Trainer(max_steps=1, callbacks=[collector], logger=False, default_root_dir=tmp_path)
     data = PromptDataModule(task=ArithmeticTask(train_size=4, val_size=2), model=TINY, prompts_per_step=2)
-    with pytest.raises(ValueError, match=r"GRPO needs rollout.samples_per_prompt >= 2 .* got 1"):
+    with pytest.raises(ValueError, match=r"GRPO needs rollout.engine.samples_per_prompt >= 2 .* got 1"):
         trainer.fit(RLVRModule(model=TINY, objective=GRPO()), datamodule=data)
     collector.scorer.close()

@@ -28,7 +28,7 @@ def test_two_nodes_of_one_process_train_together(tmp_path):
         "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", "--trainer.num_nodes=2", "--trainer.devices=1", "--trainer.max_steps=2",
         "--trainer.limit_val_batches=1", "--data.val_batch_size=4", "--data.prompts_per_step=2",
-        "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4", "--rollout.reward_workers=1",
+        "--rollout.engine.samples_per_prompt=2", "--rollout.engine.max_new_tokens=4", "--rollout.reward_workers=1",
         "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path}",

@@ -63,8 +63,8 @@ def test_fit_in_bfloat16_with_a_reference_and_activation_checkpointing(tmp_path,
         "--model.lr=1e-3",
         "--trainer.max_steps=2",
         "--trainer.limit_val_batches=1",
-        "--rollout.samples_per_prompt=4",
-        "--rollout.max_new_tokens=6",
+        "--rollout.engine.samples_per_prompt=4",
+        "--rollout.engine.max_new_tokens=6",
         root=str(tmp_path),
     )
     module = cli.model

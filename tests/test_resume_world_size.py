@@ -24,7 +24,7 @@ def fit(
         sys.executable, "-m", "lit_rlvr", "fit", *configs, "--model.model=tiny-random-llama", "--threads=1",
         "--trainer.accelerator=cpu", f"--trainer.devices={devices}", f"--trainer.max_steps={max_steps}",
         "--trainer.val_check_interval=2", "--trainer.limit_val_batches=1", "--data.val_batch_size=4",
-        "--data.prompts_per_step=2", "--rollout.samples_per_prompt=2", "--rollout.max_new_tokens=4",
+        "--data.prompts_per_step=2", "--rollout.engine.samples_per_prompt=2", "--rollout.engine.max_new_tokens=4",
         "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
         "--model.ppo_epochs=2", "--model.mini_batches=1", "--model.lr=1e-3",
         "--trainer.enable_progress_bar=false",

@@ -11,8 +11,8 @@ from lit_rlvr.callbacks import ValidationSchedule
 # 2 prompts x 2 samples: 4 completions a step, so 4, 8, 12, 16, 20 after steps 1..5.
 SMALL = [
     "--data.prompts_per_step=2",
-    "--rollout.samples_per_prompt=2",
-    "--rollout.max_new_tokens=4",
+    "--rollout.engine.samples_per_prompt=2",
+    "--rollout.engine.max_new_tokens=4",
     "--data.val_batch_size=2",
     "--trainer.limit_val_batches=1",
     "--validate_before_fit=false",

@@ -75,11 +75,11 @@ def process_share(rollout: Rollout, rank: int, world_size: int) -> Rollout:
 
 
 class AttachShare(Callback):
-    """Attaches this process's share of the global batch in place of a sampled rollout."""
+    """Puts this process's share of the global batch into the batch in place of a sampled rollout."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         rollout = global_rollout(pl_module.tokenizer.pad_token_id)
-        pl_module.attach_rollout(process_share(rollout, trainer.global_rank, trainer.world_size))
+        batch["rollout"] = process_share(rollout, trainer.global_rank, trainer.world_size)
 
 
 class SGDModule(RLVRModule):

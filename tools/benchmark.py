@@ -15,7 +15,7 @@ step, as a researcher's run would see it:
 - peak memory: RSS on CPU, allocated and reserved on GPU.
 
     python tools/benchmark.py --threads 1 --json runs/benchmark.json -- \
-        --config configs/grpo.yaml --data.prompts_per_step 2 --rollout.max_new_tokens 64
+        --config configs/grpo.yaml --data.prompts_per_step 2 --rollout.engine.max_new_tokens 64
 
 Arguments after `--` go to `lit-rlvr fit`. `docs/benchmarks.md` has the method and the figures.
 """
@@ -141,7 +141,7 @@ class PhaseRecorder(Callback):
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        rollout = pl_module.rollout  # attached by the RolloutCollector, which runs first
+        rollout = batch["rollout"]  # put there by the RolloutCollector, which runs first
         group = rollout.group_size
         self.shapes.append(
             StepShape(

@@ -88,7 +88,7 @@ def one_step(args: argparse.Namespace) -> dict[str, float]:
 
     class Attach(Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-            pl_module.attach_rollout(rollout)
+            batch["rollout"] = rollout
 
     on_gpu = torch.cuda.is_available()
     loaded = current_rss_mib()

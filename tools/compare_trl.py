@@ -33,9 +33,9 @@ PROMPTS, GROUP, NEW_TOKENS, LR = 2, 8, 64, 1e-6
 LIT_RLVR_ARGS = [
     "--config", str(ROOT / "configs" / "grpo.yaml"),
     f"--data.prompts_per_step={PROMPTS}",
-    f"--rollout.samples_per_prompt={GROUP}",
-    f"--rollout.max_new_tokens={NEW_TOKENS}",
-    "--rollout.top_k=0",
+    f"--rollout.engine.samples_per_prompt={GROUP}",
+    f"--rollout.engine.max_new_tokens={NEW_TOKENS}",
+    "--rollout.engine.top_k=0",
     f"--model.lr={LR}",
 ]  # fmt: skip
 

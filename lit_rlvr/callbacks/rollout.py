@@ -1,16 +1,17 @@
-"""The rollout callback: before each batch, sample completions from the policy, verify them, attach them.
+"""The rollout callback: before each batch, sample completions from the policy, verify them, hand them over.
 
 It is a callback, as the design card asks, because *when* and *how* rollouts are produced is a
 scheduling concern that researchers swap (another sampler, a reward server, dynamic sampling),
 while the module only consumes a verified `Rollout`. It stays a thin scheduler over two
-components that are tested on their own: `RolloutGenerator` and `RewardScorer`.
+components that are tested on their own: a `RolloutEngine` (`lit_rlvr.rollout`, chosen by class
+path under `rollout.engine`, which holds the sampling knobs) and `RewardScorer`.
 
-Contract with the module: before every training batch it calls `pl_module.attach_rollout(rollout)`
-with the raw verified rewards (the weighted sum of the reward terms), correctness and per-term
-rewards filled in; everything after verification (reward shaping, old and reference log-probs,
-advantages, updates) is the module's. Before every validation batch it attaches a greedy,
-verified rollout with one completion per prompt. After every training batch it calls the
-engine's `sync_weights` (`lit_rlvr.rollout.RolloutEngine`). At setup it refuses a
+Contract with the module: before every training batch it puts the rollout into the batch
+(`batch["rollout"]`, which `training_step` receives) with the raw verified rewards (the weighted
+sum of the reward terms), correctness and per-term rewards filled in; everything after
+verification (reward shaping, old and reference log-probs, advantages, updates) is the module's.
+Before every validation batch it puts in a greedy, verified rollout with one completion per
+prompt. After every training batch it calls the engine's `sync_weights`. At setup it refuses a
 `samples_per_prompt` the objective cannot work with.
 
 Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
@@ -29,21 +30,18 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from lit_rlvr.dynamic_sampling import sample_informative
 from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
-from lit_rlvr.rollout import Rollout, RolloutGenerator
+from lit_rlvr.rollout import Rollout, RolloutEngine, RolloutGenerator
 from lit_rlvr.strategy import full_parameters
 
 DEFAULT_REWARDS = (RewardTerm(name="correct", fn="lit_rlvr.rewards.math.correct", weight=1.0),)
 
 
 class RolloutCollector(Callback):
-    """Samples, verifies and attaches a rollout before each training and validation batch.
+    """Samples and verifies a rollout before each training and validation batch and puts it into the batch.
 
     Args:
-        samples_per_prompt: G, completions sampled per training prompt.
-        max_new_tokens: the generation budget per completion.
-        temperature: sampling temperature.
-        top_p: nucleus sampling threshold (1.0 disables it).
-        top_k: top-k sampling (0 disables it).
+        engine: the sampler and its knobs (`lit_rlvr.rollout.RolloutGenerator`, the policy's own
+            decoder, by default; `lit_rlvr.vllm_engine.VLLMEngine` for vLLM).
         rewards: weighted reward terms; the first is the correctness check that accuracy counts.
         reward_workers: reward worker processes.
         reward_timeout_s: per-call reward limit; a call past it scores 0 and is counted.
@@ -52,36 +50,26 @@ class RolloutCollector(Callback):
     def __init__(
         self,
         *,
-        samples_per_prompt: int = 8,
-        max_new_tokens: int = 128,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        top_k: int = 0,
+        engine: RolloutEngine | None = None,
         rewards: list[RewardTerm] | None = None,
         reward_workers: int = 2,
         reward_timeout_s: float = 5.0,
     ) -> None:
-        self.generator = RolloutGenerator(
-            samples_per_prompt=samples_per_prompt,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=top_k,
-        )
+        self.engine = engine or RolloutGenerator()
         self.scorer = RewardScorer(
             list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
         )
         self.failures: dict[str, int] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        pl_module.objective.check_samples_per_prompt(self.generator.samples_per_prompt)
+        pl_module.objective.check_samples_per_prompt(self.engine.samples_per_prompt)
 
     def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
         """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
         started = time.perf_counter()
         # bf16-mixed generates under autocast too; FSDP2 gathers the policy once, not once per token
         with module.trainer.precision_plugin.forward_context(), full_parameters(module.policy):
-            rollout = self.generator(module.policy, module.tokenizer, batch, greedy=greedy)
+            rollout = self.engine(module.policy, module.tokenizer, batch, greedy=greedy)
         generated = time.perf_counter()
         group = rollout.group_size
         rows = [row for row in rollout.rows for _ in range(group)]
@@ -129,12 +117,12 @@ class RolloutCollector(Callback):
             },
             batch_size=1,
         )
-        pl_module.attach_rollout(sampled.rollout)
+        batch["rollout"] = sampled.rollout
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        self.generator.sync_weights(pl_module.policy)
+        self.engine.sync_weights(pl_module.policy)
 
     def on_validation_batch_start(
         self,
@@ -144,7 +132,7 @@ class RolloutCollector(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        pl_module.attach_rollout(self.collect(pl_module, batch, greedy=True))
+        batch["rollout"] = self.collect(pl_module, batch, greedy=True)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.scorer.close()

