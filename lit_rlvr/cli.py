@@ -80,7 +80,9 @@ class RLVRCLI(LightningCLI):
         parser.set_defaults(
             {
                 "model.objective": {"class_path": f"{GRPO.__module__}.{GRPO.__name__}"},
-                "rollout.engine": {"class_path": f"{RolloutGenerator.__module__}.{RolloutGenerator.__name__}"},
+                "rollout.engine": {
+                    "class_path": f"{RolloutGenerator.__module__}.{RolloutGenerator.__name__}"
+                },
             }
         )
 
@@ -97,7 +99,9 @@ class RLVRCLI(LightningCLI):
             torch.set_num_threads(config.threads)
         objective = config.model.objective
         if objective is not None:
-            _import(objective.class_path).check_samples_per_prompt(config.rollout.engine.init_args.samples_per_prompt)
+            _import(objective.class_path).check_samples_per_prompt(
+                config.rollout.engine.init_args.samples_per_prompt
+            )
         trainer = config.trainer
         self.checkpoint_dir = _add_default_checkpointing(trainer, config.checkpoint_every_n_steps)
         if trainer.strategy == "auto":

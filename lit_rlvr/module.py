@@ -369,7 +369,9 @@ class RLVRModule(CheckpointState, LightningModule):
             return totals.means()
         return {**totals.means(), **mismatch_metrics(trainer_logp, rollout.sampler_logp, mask)}
 
-    def _micro_step(self, part: Rollout, advantages: Tensor, norm: LossNorm) -> tuple[ObjectiveOutput, Tensor]:
+    def _micro_step(
+        self, part: Rollout, advantages: Tensor, norm: LossNorm
+    ) -> tuple[ObjectiveOutput, Tensor]:
         """The objective on one micro-batch and its `[n, T]` `logp_old`; `advantages` `[n, T]` are cut
         to the part's trimmed width."""
         scored = completion_logprobs(

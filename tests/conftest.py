@@ -16,6 +16,17 @@ def tiny_model():
 
 
 @pytest.fixture
+def varied_model(tiny_model):
+    """The tiny model with larger weights: its greedy tokens vary (the default init repeats one token)."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for weight in tiny_model.parameters():
+            if weight.dim() == 2:
+                weight.normal_(0, 0.1)
+    return tiny_model.eval()
+
+
+@pytest.fixture
 def prompt_batch(tokenizer):
     from lit_rlvr.data import collate_prompts, render_prompt
 

@@ -70,7 +70,8 @@ def test_ppo_critic_warmup_and_adaptive_kl_state_in_the_checkpoint(tmp_path):
     cli = run(
         ["fit", f"--config={config}", *TINY_ARGS, f"--trainer.default_root_dir={tmp_path}",
          "--trainer.max_steps=1", "--validate_before_fit=false", "--trainer.limit_val_batches=0",
-         "--rollout.engine.max_new_tokens=6", "--rollout.engine.samples_per_prompt=2", "--data.prompts_per_step=2",
+         "--rollout.engine.max_new_tokens=6", "--rollout.engine.samples_per_prompt=2",
+         "--data.prompts_per_step=2",
          "--model.objective.critic_warmup_steps=1", "--model.objective.kl_target=0.1",
          "--model.ppo_epochs=1", "--model.mini_batches=1", "--trainer.callbacks+=fit_helpers.History"]
     )  # fmt: skip

@@ -12,17 +12,6 @@ from transformers.generation.logits_process import (
 from lit_rlvr.decoding import draw, next_token_distribution, sample_completions
 
 
-@pytest.fixture
-def varied_model(tiny_model):
-    """The tiny model with larger weights: its greedy tokens vary (the default init repeats one token)."""
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for weight in tiny_model.parameters():
-            if weight.dim() == 2:
-                weight.normal_(0, 0.1)
-    return tiny_model.eval()
-
-
 def hf_generate(model, batch, *, group, new_tokens, eos, pad, **sampling):
     output = model.generate(
         input_ids=batch["prompt_ids"],

