@@ -244,15 +244,24 @@ def main() -> None:
     try:
         run()
     except (OSError, ValueError) as error:
-        if os.environ.get("LIT_RLVR_TRACEBACK") == "1" or not _is_user_error(error):
+        cause = _user_error(error)
+        if os.environ.get("LIT_RLVR_TRACEBACK") == "1" or cause is None:
             raise
-        sys.exit(f"lit-rlvr: error: {str(error).replace(chr(10), ' ')}")
+        sys.exit(f"lit-rlvr: error: {str(cause).replace(chr(10), ' ')}")
 
 
-def _is_user_error(error: Exception) -> bool:
-    """An `OSError`, or a `ValueError` raised by lit_rlvr's own checks (one from a library is a bug)."""
-    if isinstance(error, OSError):
-        return True
+def _user_error(error: BaseException) -> BaseException | None:
+    """The user error `error` is or was raised from (a class refusing its knobs reaches us wrapped
+    in jsonargparse's own error): an `OSError`, or a `ValueError` raised by lit_rlvr's own checks
+    (one from a library is a bug). None when there is none."""
+    while error is not None:
+        if isinstance(error, OSError) or (isinstance(error, ValueError) and _raised_in_package(error)):
+            return error
+        error = error.__cause__
+    return None
+
+
+def _raised_in_package(error: BaseException) -> bool:
     frame = error.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next

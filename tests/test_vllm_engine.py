@@ -6,6 +6,12 @@ refusal test runs. The tiny model here has head size 32 (vLLM's CPU attention ha
 """
 
 import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -135,3 +141,57 @@ def test_synced_weights_are_the_updated_policys(setup):
     assert (matched - sampled.sampler_logp)[sampled.completion_mask].abs().max() < TOLERANCE
     engine.sync_weights(model)  # back to the fixture's weights for the other tests
     assert engine(model, tokenizer, batch, greedy=True).texts == before.texts
+
+
+TESTS = Path(__file__).parent
+
+
+def fit(
+    root: Path, model: str, *args: str, kill_at_step: int = 0, devices: int = 1
+) -> subprocess.CompletedProcess:
+    """`lit-rlvr fit` through vLLM in a subprocess, each step's metrics logged to `root/steps.jsonl`."""
+    init = f"{{path: {root / 'steps.jsonl'}, kill_at_step: {kill_at_step}}}"
+    command = [
+        sys.executable, "-m", "lit_rlvr", "fit", f"--model.model={model}", "--threads=1",
+        "--rollout.engine=lit_rlvr.vllm_engine.VLLMEngine", "--rollout.engine.kv_cache_gib=0.25",
+        "--rollout.engine.max_model_len=256", "--rollout.engine.samples_per_prompt=4",
+        "--rollout.engine.max_new_tokens=6", "--rollout.engine.top_k=20",
+        "--rollout.reward_workers=1", "--rollout.rewards=[{name: vowels, fn: reward_fns.vowel_share}]",
+        "--model.lr=1e-2", "--model.log_completions_every=0", "--data.prompts_per_step=2",
+        "--data.task=lit_rlvr.tasks.arithmetic.ArithmeticTask", "--data.task.train_size=4",
+        "--data.task.val_size=2", "--validate_before_fit=false", "--trainer.limit_val_batches=0",
+        "--trainer.max_steps=4", "--checkpoint_every_n_steps=2", "--trainer.enable_progress_bar=false",
+        f"--trainer.devices={devices}", "--trainer.accelerator=cpu", f"--trainer.default_root_dir={root}",
+        f"--trainer.callbacks+={{class_path: resume_helpers.StepLog, init_args: {init}}}", *args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(command, cwd=TESTS, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, -signal.SIGKILL), done.stderr[-4000:]
+    return done
+
+
+def steps(root: Path) -> dict[int, dict]:
+    lines = (root / "steps.jsonl").read_text().splitlines()
+    return {record["step"]: record for record in map(json.loads, lines)}
+
+
+def test_a_run_through_vllm_learns_logs_the_mismatch_and_resumes_exactly(tmp_path, tiny_folder):
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    fit(whole, tiny_folder, "--model.match_sampler_truncation=true")
+    expected = steps(whole)
+    assert sorted(expected) == [1, 2, 3, 4]
+    for record in expected.values():  # sampler and trainer agree once the truncation is matched
+        assert record["mismatch/abs_logp_diff_max"] < TOLERANCE
+    assert expected[4]["train/grad_norm"] > 0
+    # killed after step 3: resumed from step 2's checkpoint, the engine rebuilt from its weights
+    assert fit(resumed, tiny_folder, "--model.match_sampler_truncation=true", kill_at_step=3).returncode != 0
+    fit(resumed, tiny_folder, "--model.match_sampler_truncation=true", "--ckpt_path=last")
+    got = steps(resumed)
+    for step, record in expected.items():
+        assert got[step] == record, f"step {step}: {got[step]} != {record}"
+
+
+def test_two_processes_each_with_an_engine(tmp_path, tiny_folder):
+    done = fit(tmp_path, tiny_folder, "--parallelism=ddp", "--trainer.max_steps=2", devices=2)
+    assert sorted(steps(tmp_path)) == [1, 2]
+    assert done.returncode == 0
