@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from lightning import Callback, LightningModule, Trainer
 
-PHASES = ("generate", "verify", "logprob", "update")
+PHASES = ("generate", "sync", "verify", "logprob", "update")
 
 
 @dataclass

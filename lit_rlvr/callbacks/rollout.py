@@ -60,6 +60,7 @@ class RolloutCollector(Callback):
             list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
         )
         self.failures: dict[str, int] = {}
+        self.sync_s = 0.0  # the last weight sync's seconds, counted in the next training step's timings
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.objective.check_samples_per_prompt(self.engine.samples_per_prompt)
@@ -77,6 +78,8 @@ class RolloutCollector(Callback):
         for key, count in scores.failures.items():
             self.failures[key] = self.failures.get(key, 0) + count
         timings = {"generate": generated - started, "verify": time.perf_counter() - generated}
+        if not greedy:
+            timings["sync"], self.sync_s = self.sync_s, 0.0
         return rollout._replace(
             rewards=scores.rewards, correct=scores.correct, reward_terms=scores.terms, timings=timings
         )
@@ -122,7 +125,9 @@ class RolloutCollector(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        started = time.perf_counter()
         self.engine.sync_weights(pl_module.policy)
+        self.sync_s = time.perf_counter() - started
 
     def on_validation_batch_start(
         self,
