@@ -4,6 +4,7 @@ TRL runs in its own environment, never a dependency of lit-rlvr (same torch, TRL
 
     python -m venv ../trl-venv && ../trl-venv/bin/pip install torch==2.13.0 trl==1.16.0
     python tools/compare_trl.py --trl_python ../trl-venv/bin/python --rounds 2 --threads 1
+    .venv-vllm/bin/python tools/compare_trl.py --engine vllm --trl_python ../trl-venv/bin/python
 
 Each round runs lit-rlvr (`tools/benchmark.py`) and then TRL, one process at a time, each with
 `--threads` torch threads, on the embedded SmolLM2-135M-Instruct in float32 and the built-in
@@ -11,8 +12,9 @@ arithmetic prompts: 2 prompts x 8 samples, 64 new tokens, temperature 1, no top-
 GRPO update per rollout at lr 1e-6, no KL and no reference model, no activation checkpointing
 (TRL's defaults, bf16 and gradient checkpointing, are turned off to match). Each side's window
 runs from the end of step `--warmup` to the end of the last step; generation seconds per step are
-measured around each side's sampler. The table gives every round and the medians; the last line
-is the ratio of the median completions/s.
+measured around each side's sampler (with `--engine vllm`, lit-rlvr samples through the vLLM
+engine and its weight sync counts as generation). The table gives every round and the medians; the
+last lines are the ratios of the median completions/s and tokens/s.
 """
 
 from __future__ import annotations
@@ -123,10 +125,14 @@ def trl_side(prompts_file: str, model: str, steps: int, warmup: int, threads: in
     }
 
 
-def lit_rlvr_side(steps: int, warmup: int, threads: int, out: str) -> dict:
+ENGINES = {"decoder": "lit_rlvr.rollout.RolloutGenerator", "vllm": "lit_rlvr.vllm_engine.VLLMEngine"}
+
+
+def lit_rlvr_side(steps: int, warmup: int, threads: int, out: str, engine: str) -> dict:
     subprocess.run(
         [sys.executable, str(ROOT / "tools" / "benchmark.py"), f"--steps={steps}", f"--warmup={warmup}",
-         f"--threads={threads}", f"--json={out}", "--", *LIT_RLVR_ARGS],
+         f"--threads={threads}", f"--json={out}", "--", *LIT_RLVR_ARGS,
+         f"--rollout.engine={ENGINES[engine]}"],
         check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
     )  # fmt: skip
     result = json.loads(Path(out).read_text())
@@ -135,7 +141,7 @@ def lit_rlvr_side(steps: int, warmup: int, threads: int, out: str) -> dict:
         "completions_per_s": result["completions_per_s"],
         "tokens_per_s": result["tokens_per_s"],
         "step_s": result["step_s"],
-        "generate_s": result["phase_s"]["generate"],
+        "generate_s": result["phase_s"]["generate"] + result["phase_s"]["sync"],
         "rss_mib": result["peak_memory"]["rss_mib"],
         "benchmark": result,
     }
@@ -160,6 +166,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="measured steps per run")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="decoder", help="lit-rlvr's sampler")
     parser.add_argument("--json", default=None, help="also write every round here")
     parser.add_argument("--side", choices=["trl"], help=argparse.SUPPRESS)
     parser.add_argument("--prompts", help=argparse.SUPPRESS)
@@ -178,7 +185,9 @@ def main() -> None:
         model = write_prompts(prompts)
         for round_ in range(1, args.rounds + 1):
             print(f"round {round_}/{args.rounds}: lit-rlvr ...", file=sys.stderr, flush=True)
-            ours = lit_rlvr_side(args.steps, args.warmup, args.threads, str(Path(scratch) / "ours.json"))
+            ours = lit_rlvr_side(
+                args.steps, args.warmup, args.threads, str(Path(scratch) / "ours.json"), args.engine
+            )
             print(f"round {round_}/{args.rounds}: TRL ...", file=sys.stderr, flush=True)
             trl = subprocess.run(
                 [args.trl_python, __file__, "--side=trl", f"--prompts={prompts}", f"--model={model}",
@@ -198,12 +207,13 @@ def main() -> None:
             f"{row['round']:<7}{row['side']:<10}{row['completions_per_s']:>9.3f}{row['tokens_per_s']:>10.1f}"
             f"{row['step_s']:>9.1f}{row['generate_s']:>12.1f}{row['rss_mib']:>9.0f}"
         )
-    median = {
-        side: statistics.median(r["completions_per_s"] for r in results if r["side"] == side)
-        for side in ("lit-rlvr", "TRL")
-    }
-    print(f"median completions/s: lit-rlvr {median['lit-rlvr']:.3f}, TRL {median['TRL']:.3f}")
-    print(f"lit-rlvr / TRL completions/s: {median['lit-rlvr'] / median['TRL']:.2f}x")
+    for reading in ("completions_per_s", "tokens_per_s"):
+        median = {
+            side: statistics.median(r[reading] for r in results if r["side"] == side)
+            for side in ("lit-rlvr", "TRL")
+        }
+        print(f"median {reading}: lit-rlvr ({args.engine}) {median['lit-rlvr']:.3f}, TRL {median['TRL']:.3f}")
+        print(f"lit-rlvr ({args.engine}) / TRL {reading}: {median['lit-rlvr'] / median['TRL']:.2f}x")
 
 
 if __name__ == "__main__":
