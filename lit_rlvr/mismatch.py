@@ -114,3 +114,11 @@ def mismatch_metrics(logp_old: Tensor, sampler_logp: Tensor, mask: Tensor) -> di
         "mismatch/abs_logp_diff_max": delta.max() if delta.numel() else delta.new_zeros(()),
         "mismatch/ratio_outside": masked_mean((~in_band(log_rho, *BAND) & mask).float(), mask),
     }
+
+
+def correction_metrics(weights: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """`mismatch/` readings of a correction's `[N, T]` weights: their mean and the share they change."""
+    return {
+        "mismatch/weight_mean": masked_mean(weights, mask),
+        "mismatch/weight_changed": masked_mean((weights != 1).float(), mask),
+    }

@@ -29,7 +29,7 @@ from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.lora import LoraSettings
-from lit_rlvr.mismatch import SamplerCorrection, mismatch_metrics
+from lit_rlvr.mismatch import SamplerCorrection, correction_metrics, mismatch_metrics
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
@@ -367,7 +367,11 @@ class RLVRModule(CheckpointState, LightningModule):
             totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
         if rollout.sampler_logp is None:
             return totals.means()
-        return {**totals.means(), **mismatch_metrics(trainer_logp, rollout.sampler_logp, mask)}
+        readings = mismatch_metrics(trainer_logp, rollout.sampler_logp, mask)
+        if self.sampler_correction is not None:
+            weights = self.sampler_correction.weights(trainer_logp, rollout.sampler_logp, mask)
+            readings.update(correction_metrics(weights, mask))
+        return {**totals.means(), **readings}
 
     def _micro_step(
         self, part: Rollout, advantages: Tensor, norm: LossNorm

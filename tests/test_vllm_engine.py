@@ -143,6 +143,26 @@ def test_synced_weights_are_the_updated_policys(setup):
     assert engine(model, tokenizer, batch, greedy=True).texts == before.texts
 
 
+def test_a_lora_policy_is_synced_as_its_merged_weights(setup):
+    from lit_rlvr.lora import LoraSettings, add_adapters
+
+    model, tokenizer, engine, knobs = setup
+    batch = prompts(tokenizer, QUESTIONS)
+    before = engine(model, tokenizer, batch, greedy=True)
+    policy = add_adapters(load_causal_lm(model.name_or_path), LoraSettings(rank=4, alpha=8.0))
+    torch.manual_seed(1)
+    with torch.no_grad():  # adapters that change the outputs (fresh ones start as a no-op)
+        for name, param in policy.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    policy.eval()
+    engine.sync_weights(policy)
+    synced = engine(policy, tokenizer, batch, greedy=True)
+    ours = RolloutGenerator(**knobs)(policy, tokenizer, batch, greedy=True)
+    assert synced.texts == ours.texts and synced.texts != before.texts
+    engine.sync_weights(model)
+
+
 TESTS = Path(__file__).parent
 
 
@@ -191,7 +211,8 @@ def test_a_run_through_vllm_learns_logs_the_mismatch_and_resumes_exactly(tmp_pat
         assert got[step] == record, f"step {step}: {got[step]} != {record}"
 
 
-def test_two_processes_each_with_an_engine(tmp_path, tiny_folder):
-    done = fit(tmp_path, tiny_folder, "--parallelism=ddp", "--trainer.max_steps=2", devices=2)
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp2"])
+def test_two_processes_each_with_an_engine(tmp_path, tiny_folder, parallelism):
+    done = fit(tmp_path, tiny_folder, f"--parallelism={parallelism}", "--trainer.max_steps=2", devices=2)
     assert sorted(steps(tmp_path)) == [1, 2]
     assert done.returncode == 0
