@@ -20,6 +20,7 @@ from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -74,6 +75,25 @@ def _smollm2_source() -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
+def tiny_llama_config(tokenizer: PreTrainedTokenizerBase, **overrides: Any) -> PretrainedConfig:
+    """The config of `tiny-random-llama`: 2 layers, hidden size 64, the tokenizer's vocabulary; `overrides`
+    change any field (vLLM's CPU kernels need a head size of 32 or more: `num_attention_heads=2`)."""
+    fields = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return AutoConfig.for_model("llama", **{**fields, **overrides})
+
+
 def _build(name: str, target: Path) -> None:
     source = _smollm2_source()
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_GGUF_FILE)
@@ -85,20 +105,7 @@ def _build(name: str, target: Path) -> None:
         model.load_state_dict(quantized.state_dict(), strict=True)
         model.generation_config = quantized.generation_config
     else:
-        config = AutoConfig.for_model(
-            "llama",
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=2048,
-            tie_word_embeddings=True,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        config = tiny_llama_config(tokenizer)
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     # Write into a temporary sibling and rename: a concurrent or interrupted conversion never leaves

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoModelForCausalLM
 
 from lit_rlvr.logprobs import completion_logprobs
-from lit_rlvr.models import SMOLLM2, TINY, load_causal_lm, load_tokenizer
+from lit_rlvr.models import SMOLLM2, TINY, load_causal_lm, load_tokenizer, tiny_llama_config
 from lit_rlvr.rollout import RolloutGenerator
 
 pytestmark = [
@@ -33,18 +33,7 @@ pytestmark = [
 def tiny_folder(tmp_path_factory):
     """A 2-layer random Llama with head size 32 and the tiny model's tokenizer, as a local folder."""
     tokenizer = load_tokenizer(TINY)
-    config = AutoConfig.for_model(
-        "llama",
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = tiny_llama_config(tokenizer, num_attention_heads=2, num_key_value_heads=1)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config)
     with torch.no_grad():  # sharper than the default init, so greedy paths are not near-ties
