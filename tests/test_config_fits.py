@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import needs_vllm
 from fit_helpers import History
 
 from lit_rlvr.cli import run
@@ -12,7 +13,10 @@ from lit_rlvr.models import TINY
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 # The tiny model has 2 decoder layers; the small-critic config keeps 6 of SmolLM2's 30.
-ON_THE_TINY_MODEL = {"sppo_small_critic": ["--model.critic.num_layers=1"]}
+ON_THE_TINY_MODEL = {
+    "sppo_small_critic": ["--model.critic.num_layers=1"],
+    "grpo_vllm": ["--rollout.engine.kv_cache_gib=0.25", "--rollout.engine.max_model_len=256"],
+}
 # Keeps the two steps quick: one small validation batch and short completions.
 QUICK = [
     "--trainer.limit_val_batches=1",
@@ -27,12 +31,17 @@ QUICK = [
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
-def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path):
+@pytest.mark.parametrize(
+    "config",
+    [pytest.param(c, marks=needs_vllm) if "vllm" in c.stem else c for c in CONFIGS],
+    ids=lambda p: p.stem,
+)
+def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path, request):
     model = yaml.safe_load(config.read_text())["model"]
+    tiny = request.getfixturevalue("tiny_hd32_folder") if "vllm" in config.stem else TINY
     steps_per_rollout = model["ppo_epochs"] * model["mini_batches"]
     cli = run(
-        ["fit", f"--config={config}", f"--trainer.max_steps={2 * steps_per_rollout}", f"--model.model={TINY}",
+        ["fit", f"--config={config}", f"--trainer.max_steps={2 * steps_per_rollout}", f"--model.model={tiny}",
          f"--trainer.default_root_dir={tmp_path}", *QUICK, *ON_THE_TINY_MODEL.get(config.stem, [])]
     )  # fmt: skip
     module, trainer = cli.model, cli.trainer

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from conftest import needs_vllm
 
 from lit_rlvr.cli import run
 from lit_rlvr.objectives import Objective
@@ -12,7 +13,11 @@ CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 ON_THE_TINY_MODEL = {"sppo_small_critic": ["--model.critic.num_layers=1"]}
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "config",
+    [pytest.param(c, marks=needs_vllm) if "vllm" in c.stem else c for c in CONFIGS],
+    ids=lambda p: p.stem,
+)
 def test_config_instantiates(config):
     cli = run(
         [f"--config={config}", "--model.model=tiny-random-llama", *ON_THE_TINY_MODEL.get(config.stem, [])],

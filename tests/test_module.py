@@ -32,7 +32,7 @@ def test_gradient_does_not_depend_on_the_micro_batch_split(tokenizer, prompt_bat
     def gradient(micro_batch_size):
         module.policy.zero_grad()
         for micro in torch.arange(len(mask)).split(micro_batch_size):
-            module._micro_step(rollout.select(micro), advantages[micro], norm).loss.backward()
+            module._micro_step(rollout.select(micro), advantages[micro], norm)[0].loss.backward()
         return torch.cat([p.grad.flatten() for p in module.policy.parameters()])
 
     whole = gradient(len(mask))
@@ -55,7 +55,7 @@ def test_gradient_does_not_depend_on_the_token_budget(tokenizer, prompt_batch, m
     def gradient(micro_batches):
         module.policy.zero_grad()
         for micro in micro_batches:
-            module._micro_step(rollout.select(micro), advantages[micro], norm).loss.backward()
+            module._micro_step(rollout.select(micro), advantages[micro], norm)[0].loss.backward()
         return torch.cat([p.grad.flatten() for p in module.policy.parameters()])
 
     whole = gradient([rows])

