@@ -34,6 +34,7 @@ import os
 import random
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy
@@ -188,7 +189,7 @@ class VLLMEngine(RolloutEngine):
             if on_gpu
             else {"kv_cache_memory_bytes": int(self.kv_cache_gib * 2**30), "compilation_config": {"mode": 0}}
         )
-        with _kept_process_state():
+        with _process_state_kept():
             self.llm = LLM(
                 model=folder,
                 load_format="dummy",  # the policy's weights are streamed in next
@@ -236,22 +237,21 @@ def _full(tensor: Tensor) -> Tensor:
     return full.detach()
 
 
-class _kept_process_state:
-    """Keeps what vLLM's in-process worker changes for the whole process: the random generators it
-    seeds (torch's, Python's, NumPy's, which Lightning checkpoints for an exact resume) and
-    `torch.set_num_threads`, which it replaces with a function that refuses."""
-
-    def __enter__(self) -> None:
-        self.states = (torch.random.get_rng_state(), random.getstate(), numpy.random.get_state())
-        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        self.set_num_threads = torch.set_num_threads
-        self.threads = torch.get_num_threads()
-
-    def __exit__(self, *exc: object) -> None:
-        torch.random.set_rng_state(self.states[0])
-        random.setstate(self.states[1])
-        numpy.random.set_state(self.states[2])
-        if self.cuda is not None:
-            torch.cuda.set_rng_state_all(self.cuda)
-        torch.set_num_threads = self.set_num_threads
-        torch.set_num_threads(self.threads)
+@contextmanager
+def _process_state_kept() -> Iterator[None]:
+    """Undoes what vLLM's in-process worker changes for the whole process: it seeds the random
+    generators (torch's, Python's, NumPy's, which Lightning checkpoints for an exact resume) and
+    replaces `torch.set_num_threads` with a function that refuses."""
+    states = (torch.random.get_rng_state(), random.getstate(), numpy.random.get_state())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    set_num_threads, threads = torch.set_num_threads, torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(states[0])
+        random.setstate(states[1])
+        numpy.random.set_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        torch.set_num_threads = set_num_threads
+        torch.set_num_threads(threads)
