@@ -35,7 +35,7 @@ import random
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import numpy
 import torch
@@ -60,6 +60,9 @@ class VLLMEngine(RolloutEngine):
             cache); the rest is the trainer's.
         kv_cache_gib: on CPU, the KV cache's size in GiB.
         max_model_len: the longest prompt plus completion the engine takes.
+        dtype: the engine's weights and compute: `auto` takes the policy's parameter dtype (float32
+            under `bf16-mixed`); `bfloat16` samples in half the memory, as peers run vLLM beside
+            float32 training, the mismatch readings showing what it costs.
         sleep_during_update: on GPU, free the engine's KV cache and offload its weights from the end
             of each rollout until the next weight sync.
         **sampling: the sampling knobs of `RolloutEngine` (samples_per_prompt, max_new_tokens,
@@ -72,6 +75,7 @@ class VLLMEngine(RolloutEngine):
         gpu_memory_utilization: float = 0.3,
         kv_cache_gib: float = 1.0,
         max_model_len: int = 2048,
+        dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto",
         sleep_during_update: bool = True,
         **sampling: Any,
     ) -> None:
@@ -91,6 +95,7 @@ class VLLMEngine(RolloutEngine):
         self.gpu_memory_utilization = gpu_memory_utilization
         self.kv_cache_gib = kv_cache_gib
         self.max_model_len = max_model_len
+        self.dtype = dtype
         self.sleep_during_update = sleep_during_update
         self.llm: Any = None
         self.on_gpu = False
@@ -193,7 +198,9 @@ class VLLMEngine(RolloutEngine):
             self.llm = LLM(
                 model=folder,
                 load_format="dummy",  # the policy's weights are streamed in next
-                dtype=str(next(policy.parameters()).dtype).removeprefix("torch."),
+                dtype=self.dtype
+                if self.dtype != "auto"
+                else str(next(policy.parameters()).dtype).removeprefix("torch."),
                 seed=0,
                 max_model_len=self.max_model_len,
                 logprobs_mode="processed_logprobs",

@@ -15,6 +15,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
 lit-rlvr fit --config configs/grpo_vllm.yaml --trainer.accelerator gpu --trainer.devices 1 \
   --trainer.precision bf16-mixed --trainer.max_steps 6 --trainer.val_check_interval 3 \
   --rollout.engine.sleep_during_update true --rollout.engine.gpu_memory_utilization 0.3 \
+  --rollout.engine.dtype bfloat16 \
   --trainer.default_root_dir "$out/fit" 2>&1 | tee "$out/fit.log" | grep -E "validation accuracy|Error"
 
 # Both engines, same config, one after the other (2 prompts x 8 samples x 64 tokens, 3 measured steps).
