@@ -17,6 +17,7 @@ import torch
 from conftest import needs_vllm
 
 from lit_rlvr.logprobs import completion_logprobs
+from lit_rlvr.mismatch import mismatch_metrics
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_tokenizer
 from lit_rlvr.rollout import RolloutGenerator
 
@@ -128,6 +129,21 @@ def test_a_lora_policy_is_synced_as_its_merged_weights(setup):
     ours = RolloutGenerator(**knobs)(policy, tokenizer, batch, greedy=True)
     assert synced.texts == ours.texts and synced.texts != before.texts
     engine.sync_weights(model)
+
+
+def test_a_bfloat16_engine_beside_a_float32_trainer_shows_in_the_mismatch():
+    from lit_rlvr.vllm_engine import VLLMEngine
+
+    model, tokenizer = load_causal_lm(SMOLLM2).eval(), load_tokenizer(SMOLLM2)
+    knobs = dict(samples_per_prompt=4, max_new_tokens=12, temperature=0.8, top_k=20)
+    engine = VLLMEngine(kv_cache_gib=0.25, max_model_len=256, dtype="bfloat16", **knobs)
+    rollout = engine(model, tokenizer, prompts(tokenizer, QUESTIONS), greedy=False)
+    readings = mismatch_metrics(
+        trainer_logp(model, rollout, top_k=20), rollout.sampler_logp, rollout.completion_mask
+    )
+    # bfloat16 rounding is far above the float32 engine's gap (3.4e-5), yet the same policy
+    assert readings["mismatch/abs_logp_diff_mean"] > 10 * TOLERANCE
+    assert 0 < readings["mismatch/kl"] < 0.05
 
 
 TESTS = Path(__file__).parent
