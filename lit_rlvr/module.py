@@ -2,7 +2,7 @@
 
 Each training step reads top to bottom, from the verified rollout the rollout callback put into its
 batch (prompts -> completions -> raw rewards): shape rewards -> old and reference log-probs (when
-needed) -> advantages (`objective.advantages`, over the critic's values read before its update)
+needed: `lit_rlvr.scoring`) -> advantages (`objective.advantages`, over the critic's values read before its update)
 -> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated over
 micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
 chosen) -> one optimizer step per mini-batch -> the sampler/trainer mismatch -> log.
@@ -23,7 +23,6 @@ from torch.distributed.fsdp import FSDPModule
 from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages
 from lit_rlvr.aggregation import LossNorm
-from lit_rlvr.batching import rollout_micro_batches
 from lit_rlvr.checkpoint_state import CheckpointState
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
@@ -35,9 +34,10 @@ from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
 from lit_rlvr.rollout import Rollout
+from lit_rlvr.scoring import ScoringPasses
 
 
-class RLVRModule(CheckpointState, LightningModule):
+class RLVRModule(CheckpointState, ScoringPasses, LightningModule):
     """Trains a causal-LM policy on verified rollouts with a configurable objective.
 
     Args:
@@ -164,17 +164,6 @@ class RLVRModule(CheckpointState, LightningModule):
         """Optimizer steps each rollout feeds."""
         return self.ppo_epochs * self.mini_batches
 
-    @property
-    def needs_logp_old(self) -> bool:
-        """Whether `logp_old` is scored before the updates (off-policy passes, or the KL in the reward)."""
-        return self.updates_per_rollout > 1 or self.objective.kl_in_reward
-
-    @property
-    def first_update_scores_itself(self) -> bool:
-        """Whether the first mini-batch takes `logp_old` from its own forward pass, which runs on the
-        sampling weights: when no epoch revisits its rows and the reward needs no `logp_old` first."""
-        return self.ppo_epochs == 1 and not self.objective.kl_in_reward
-
     @staticmethod
     def _verified_rollout(batch: dict[str, Any]) -> Rollout:
         """The rollout `RolloutCollector` put into the batch before this step."""
@@ -185,37 +174,6 @@ class RLVRModule(CheckpointState, LightningModule):
                 "`lit_rlvr.callbacks.RolloutCollector` callback to the Trainer (the `lit-rlvr` CLI adds it)"
             )
         return rollout
-
-    def _distribution(self, rollout: Rollout) -> dict[str, Any]:
-        """How log-probs of `rollout` are scored: its temperature, and its truncation when matched."""
-        truncated = self.match_sampler_truncation
-        return {
-            "temperature": rollout.temperature,
-            "top_k": rollout.top_k if truncated else 0,
-            "top_p": rollout.top_p if truncated else 1.0,
-        }
-
-    def micro_batches(self, rollout: Rollout, rows: Tensor) -> list[Tensor]:
-        """`rows` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
-        return rollout_micro_batches(rollout, rows, self.micro_batch_size, self.micro_batch_tokens)
-
-    @torch.no_grad()
-    def sequence_logprobs(self, model: nn.Module, rollout: Rollout, rows: Tensor | None = None) -> Tensor:
-        """`[N, T]` log-probs of the rollout's completions (of `rows`; None: all) under `model`, no grad."""
-        logp = torch.zeros(rollout.completion_mask.shape, dtype=torch.float32, device=self.device)
-        if rows is None:
-            rows = torch.arange(len(rollout.texts), device=self.device)
-        for index in self.micro_batches(rollout, rows):
-            part = rollout.select(index)
-            scored = completion_logprobs(
-                model,
-                part.input_ids,
-                part.attention_mask,
-                part.completion_mask,
-                **self._distribution(rollout),
-            )
-            logp[index, : scored.logp.shape[1]] = scored.logp
-        return logp
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         started = time.perf_counter()
@@ -265,26 +223,6 @@ class RLVRModule(CheckpointState, LightningModule):
         if type(self.objective).shape_rewards is Objective.shape_rewards:
             return {}
         return {f"reward/shaped_{k}": v for k, v in metrics.stats(rewards.float().flatten()).items()}
-
-    def _score(self, rollout: Rollout, order: list[Tensor]) -> Rollout:
-        """The rollout with `logp_old` (when needed) and `ref_logp` (when the objective uses a reference).
-
-        The first mini-batch's `logp_old` is left to its own update when it can be
-        (`first_update_scores_itself`), so that pass is not run twice.
-        """
-        if self.needs_logp_old:
-            rows = None
-            if self.first_update_scores_itself:
-                rows = torch.ones(len(rollout.texts), dtype=torch.bool, device=self.device)
-                rows[order[0]] = False
-                rows = rows.nonzero().squeeze(-1)
-            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout, rows))
-        if self.reference is not None:
-            rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.reference, rollout))
-        if self.reference_is_base:
-            with self.policy.disable_adapter():
-                rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.policy, rollout))
-        return rollout
 
     def _advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Advantages, dict[str, Tensor]]:
         """`objective.advantages` over the critic's pre-update values; then the critic learns its targets."""
