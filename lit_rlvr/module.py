@@ -2,9 +2,9 @@
 
 Each training step reads top to bottom, from the verified rollout the rollout callback put into its
 batch (prompts -> completions -> raw rewards): shape rewards -> old and reference log-probs (when
-needed: `lit_rlvr.scoring`) -> advantages (`objective.advantages`, over the critic's values read before its update)
--> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated over
-micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
+needed: `lit_rlvr.scoring`) -> advantages (`objective.advantages`, over the critic's values read
+before its update) -> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated
+over micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
 chosen) -> one optimizer step per mini-batch -> the sampler/trainer mismatch -> log.
 """
 
