@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from lit_rlvr.rollout import Rollout
@@ -17,19 +21,48 @@ def stats(values: Tensor) -> dict[str, Tensor]:
 
 
 class WeightedMeans:
-    """Accumulates scalar metrics as weighted means (micro-batches weighted by their tokens)."""
+    """Accumulates scalar metrics over micro-batches (and processes): a `*_max` key keeps the largest
+    value, a `*_min` key the smallest, any other key its mean weighted by `weight` (tokens)."""
 
     def __init__(self) -> None:
         self.sums: dict[str, Tensor] = {}
         self.weights: dict[str, float] = {}
+        self.extremes: dict[str, Tensor] = {}  # max of the value (`*_max`) or of its negation (`*_min`)
 
     def add(self, values: dict[str, Tensor], weight: float = 1.0) -> None:
         for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + value.detach().float() * weight
-            self.weights[key] = self.weights.get(key, 0.0) + weight
+            value = torch.as_tensor(value).detach().float()
+            if key.endswith(("_max", "_min")):
+                signed = value if key.endswith("_max") else -value
+                self.extremes[key] = torch.maximum(self.extremes.get(key, signed), signed)
+            else:
+                self.sums[key] = self.sums.get(key, 0.0) + value * weight
+                self.weights[key] = self.weights.get(key, 0.0) + weight
 
     def means(self) -> dict[str, Tensor]:
-        return {key: total / max(self.weights[key], 1e-12) for key, total in self.sums.items()}
+        means = {key: total / max(self.weights[key], 1e-12) for key, total in self.sums.items()}
+        return means | {key: v if key.endswith("_max") else -v for key, v in self.extremes.items()}
+
+    def reduced(
+        self,
+        sum_over_processes: Callable[[Tensor], Tensor] | None,
+        max_over_processes: Callable[[Tensor], Tensor] | None,
+    ) -> dict[str, Tensor]:
+        """`means()` over every process's additions (each process calls it with the same keys)."""
+        if sum_over_processes is None or max_over_processes is None:
+            return self.means()
+        keys, extremes = sorted(self.sums), sorted(self.extremes)
+        if keys:
+            sums = torch.stack(
+                [self.sums[k] for k in keys] + [self.sums[k].new_tensor(self.weights[k]) for k in keys]
+            )
+            sums = sum_over_processes(sums)
+            self.sums = dict(zip(keys, sums[: len(keys)], strict=True))
+            self.weights = {k: float(w) for k, w in zip(keys, sums[len(keys) :], strict=True)}
+        if extremes:
+            largest = max_over_processes(torch.stack([self.extremes[k] for k in extremes]))
+            self.extremes = dict(zip(extremes, largest, strict=True))
+        return self.means()
 
 
 def rollout_metrics(rollout: Rollout) -> dict[str, Tensor]:
@@ -70,3 +103,60 @@ def log_completions(logger: Any, rollout: Rollout, step: int, limit: int = 4) ->
         reward = float(rollout.rewards[i * rollout.group_size])
         lines.append(f"**gold** `{row['gold']}` **reward** {reward:.2f}\n\n```\n{text}\n```")
     experiment.add_text("rollout/completions", "\n\n---\n\n".join(lines), global_step=step)
+
+
+def pass_at_k(samples: int, correct: int, k: int) -> float:
+    """Unbiased pass@k of one problem with `correct` right among `samples` drawn (Chen et al. 2021,
+    "Evaluating Large Language Models Trained on Code", Eq. 1): `1 - C(n - c, k) / C(n, k)`."""
+    if samples - correct < k:
+        return 1.0
+    return 1.0 - math.comb(samples - correct, k) / math.comb(samples, k)
+
+
+class ValidationTally:
+    """One validation's problems: greedy correctness and how many of the n completions sampled at
+    the training temperature were right (when sampled); read overall and per data source.
+
+    Readings: `val/accuracy` (greedy), `val/mean@n` (the mean sampled accuracy: pass@1's unbiased
+    estimate) and `val/pass@k` for k = 2, 4, ... up to n; each also as `<key>/<data_source>` when
+    the problems come from more than one source; `val/problems`, how many were read.
+    """
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.problems: list[tuple[str, bool, int]] = []  # (data source, greedy right, sampled right)
+
+    def add(self, sources: list[str], greedy_correct: Tensor, sampled_correct: Tensor | None) -> None:
+        """A validation batch of `B` problems.
+
+        Args:
+            sources: each problem's data source.
+            greedy_correct: `[B]` bool, the greedy completion was right.
+            sampled_correct: `[B, n]` bool, which sampled completions were right; None: not sampled.
+        """
+        right = [0] * len(sources)
+        if sampled_correct is not None:
+            self.samples = sampled_correct.shape[1]
+            right = sampled_correct.sum(1).tolist()
+        for source, first, count in zip(sources, greedy_correct.tolist(), right, strict=True):
+            self.problems.append((source, bool(first), int(count)))
+
+    def readings(self) -> dict[str, float]:
+        sources = sorted({source for source, _, _ in self.problems})
+        groups = {"": self.problems} | (
+            {f"/{s}": [p for p in self.problems if p[0] == s] for s in sources} if len(sources) > 1 else {}
+        )
+        out = {"val/problems": float(len(self.problems))}
+        ks = [k for k in (2**i for i in range(1, 32)) if k <= self.samples]
+        for suffix, problems in groups.items():
+            if not problems:
+                continue
+            out[f"val/accuracy{suffix}"] = sum(p[1] for p in problems) / len(problems)
+            if self.samples:
+                right = [p[2] for p in problems]
+                out[f"val/mean@{self.samples}{suffix}"] = sum(right) / (self.samples * len(problems))
+                for k in ks:
+                    out[f"val/pass@{k}{suffix}"] = statistics.fmean(
+                        pass_at_k(self.samples, c, k) for c in right
+                    )
+        return out

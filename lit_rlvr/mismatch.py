@@ -99,17 +99,26 @@ def in_band(log_rho: Tensor, low: float, high: float) -> Tensor:
     return above & (log_rho <= math.log(high))
 
 
-def mismatch_metrics(logp_old: Tensor, sampler_logp: Tensor, mask: Tensor) -> dict[str, Tensor]:
-    """`mismatch/` readings over the completion tokens of a rollout.
-
-    `kl` is the k3 estimate of KL(pi_sampler || pi_old) on the sampler's own tokens,
-    `mean(rho - 1 - log rho)`: non-negative, 0 only where the two agree (`expm1` keeps it so for
+def kl_to_sampler(logp: Tensor, sampler_logp: Tensor, mask: Tensor) -> Tensor:
+    """The k3 estimate of KL(pi_sampler || pi) on the sampler's own tokens, `mean(rho - 1 - log rho)`
+    with `rho = pi / pi_sampler`: non-negative, 0 only where the two agree (`expm1` keeps it so for
     the 1e-5 gaps two float32 kernels leave, where `exp(x) - 1` rounds below 0).
+
+    Args:
+        logp: `[N, T]` the trainer's log-probs of the sampled tokens.
+        sampler_logp: `[N, T]` the sampler's.
+        mask: `[N, T]` bool, the completion tokens.
     """
+    log_rho = log_ratio(logp, sampler_logp, mask)
+    return masked_mean(torch.where(mask, log_rho.expm1() - log_rho, 0.0), mask)
+
+
+def mismatch_metrics(logp_old: Tensor, sampler_logp: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """`mismatch/` readings over the completion tokens of a rollout, at the sampling weights."""
     log_rho = log_ratio(logp_old, sampler_logp, mask)
     delta = log_rho.abs()
     return {
-        "mismatch/kl": masked_mean(torch.where(mask, log_rho.expm1() - log_rho, 0.0), mask),
+        "mismatch/kl": kl_to_sampler(logp_old, sampler_logp, mask),
         "mismatch/abs_logp_diff_mean": masked_mean(delta, mask),
         "mismatch/abs_logp_diff_max": delta.max() if delta.numel() else delta.new_zeros(()),
         "mismatch/ratio_outside": masked_mean((~in_band(log_rho, *BAND) & mask).float(), mask),

@@ -5,7 +5,8 @@ batch (prompts -> completions -> raw rewards): shape rewards -> old and referenc
 needed: `lit_rlvr.scoring`) -> advantages (`objective.advantages`, over the critic's values read
 before its update) -> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated
 over micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
-chosen) -> one optimizer step per mini-batch -> the sampler/trainer mismatch -> log.
+chosen) -> one optimizer step per mini-batch, each logging its own readings (`lit_rlvr.updates`) ->
+the sampler/trainer mismatch -> the rollout's readings.
 """
 
 from __future__ import annotations
@@ -22,22 +23,21 @@ from torch.distributed.fsdp import FSDPModule
 
 from lit_rlvr import metrics, strategy
 from lit_rlvr.advantages import Advantages
-from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.checkpoint_state import CheckpointState
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
-from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.lora import LoraSettings
-from lit_rlvr.mismatch import SamplerCorrection, correction_metrics, mismatch_metrics
+from lit_rlvr.mismatch import SamplerCorrection
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
-from lit_rlvr.objectives import GRPO, Objective, ObjectiveOutput, PolicyBatch
+from lit_rlvr.objectives import GRPO, Objective
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
 from lit_rlvr.rollout import Rollout
 from lit_rlvr.scoring import ScoringPasses
+from lit_rlvr.updates import PolicyUpdates
 
 
-class RLVRModule(CheckpointState, ScoringPasses, LightningModule):
+class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule):
     """Trains a causal-LM policy on verified rollouts with a configurable objective.
 
     Args:
@@ -184,9 +184,8 @@ class RLVRModule(CheckpointState, ScoringPasses, LightningModule):
         scored = time.perf_counter()
         estimate, critic_metrics = self._advantages(rollout, rewards)
         warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
-        update_metrics = (
-            {} if warming_up else self._update(rollout, estimate.advantages, order)
-        )  # only the critic learns
+        # while the critic warms up, only it learns
+        mismatch = {} if warming_up else self._update(rollout, estimate.advantages, order)
         timings = {
             **(rollout.timings or {}),
             "logprob": scored - started,
@@ -196,14 +195,13 @@ class RLVRModule(CheckpointState, ScoringPasses, LightningModule):
             **metrics.rollout_metrics(rollout),
             **self._shaped_metrics(rewards),
             **{
-                f"objective/advantage_{k}": v
+                f"rollout/advantage_{k}": v
                 for k, v in metrics.stats(estimate.advantages[rollout.completion_mask]).items()
             },
             **critic_metrics,
-            **update_metrics,
+            **mismatch,
             **metrics.perf_metrics(rollout, timings),
-            "train/lr": self._optimizers()[0].param_groups[0]["lr"],
-            "train/skipped_updates": float(self.skipped_updates),
+            "train/skipped_updates_total": float(self.skipped_updates),
         }
         self.log_dict(logged, batch_size=len(rollout.texts))
         self.log("step_s", sum(timings.values()), prog_bar=True, logger=False)
@@ -271,88 +269,40 @@ class RLVRModule(CheckpointState, ScoringPasses, LightningModule):
         optimizers = self.optimizers()
         return optimizers if isinstance(optimizers, list) else [optimizers]
 
-    def _update(self, rollout: Rollout, advantages: Tensor, order: list[Tensor]) -> dict[str, Tensor]:
-        """One optimizer step per mini-batch of `order`; the first runs on the sampling weights."""
-        optimizer, scheduler = self._optimizers()[0], self.lr_schedulers()
-        totals = metrics.WeightedMeans()
-        mean_over_processes = strategy.mean_over_processes(self.trainer)
-        mask = rollout.completion_mask
-        # The trainer's log-probs at the sampling weights, for the mismatch: scored, or by step 0 itself.
-        trainer_logp = rollout.logp_old if rollout.logp_old is not None else torch.zeros(mask.shape)
-        trainer_logp = trainer_logp.to(self.device, torch.float32).clone()
-        for step, mini in enumerate(order):
-            norm = LossNorm.of(rollout.completion_mask[mini], rollout.max_new_tokens, mean_over_processes)
-            optimizer.zero_grad()
-            loss = torch.zeros((), dtype=torch.float32, device=self.device)
-            for micro in self.micro_batches(rollout, mini):
-                part = rollout.select(micro)
-                if step == 0 and self.first_update_scores_itself:
-                    part = part._replace(logp_old=None)  # on the sampling weights: its own log-probs
-                out, logp_old = self._micro_step(part, advantages[micro], norm)
-                if step == 0:
-                    trainer_logp[micro, : logp_old.shape[1]] = logp_old
-                self.manual_backward(out.loss)
-                loss += out.loss.detach()
-                totals.add(out.metrics, weight=float(rollout.completion_mask[micro].sum()))
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.hparams.max_grad_norm)
-            finite = bool(torch.isfinite(grad_norm) and torch.isfinite(loss))
-            # Each process has its own loss: all skip if any is non-finite, or the replicas would diverge.
-            if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
-                optimizer.zero_grad(set_to_none=True)  # AdamW leaves parameters without a gradient alone
-                self.skipped_updates += 1
-            optimizer.step()  # even when skipped: global_step (max_steps, checkpoints) counts updates
-            scheduler.step()
-            totals.add({"objective/loss": loss, "train/grad_norm": grad_norm.detach()})
-        if rollout.sampler_logp is None:
-            return totals.means()
-        readings = mismatch_metrics(trainer_logp, rollout.sampler_logp, mask)
-        if self.sampler_correction is not None:
-            weights = self.sampler_correction.weights(trainer_logp, rollout.sampler_logp, mask)
-            readings.update(correction_metrics(weights, mask))
-        return {**totals.means(), **readings}
-
-    def _micro_step(
-        self, part: Rollout, advantages: Tensor, norm: LossNorm
-    ) -> tuple[ObjectiveOutput, Tensor]:
-        """The objective on one micro-batch and its `[n, T]` `logp_old`; `advantages` `[n, T]` are cut
-        to the part's trimmed width."""
-        scored = completion_logprobs(
-            self.policy,
-            part.input_ids,
-            part.attention_mask,
-            part.completion_mask,
-            entropy_gradient=self.objective.entropy_in_loss,
-            **self._distribution(part),
-        )
-        logp_old = part.logp_old if part.logp_old is not None else scored.logp.detach()
-        weights = None
-        if self.sampler_correction is not None and part.sampler_logp is not None:
-            weights = self.sampler_correction.weights(logp_old, part.sampler_logp, part.completion_mask)
-        batch = PolicyBatch(
-            logp=scored.logp,
-            logp_old=logp_old,
-            ref_logp=part.ref_logp,
-            advantages=advantages[:, : scored.logp.shape[1]],
-            mask=part.completion_mask,
-            entropy=scored.entropy,
-            norm=norm,
-            completion_ids=part.completion_ids,
-            weights=weights,
-        )
-        return self.objective(batch), logp_old
+    def on_validation_epoch_start(self) -> None:
+        self.validation_tally = metrics.ValidationTally()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         rollout = self._verified_rollout(batch)
+        sampled = batch.get("sampled_rollout")
+        self.validation_tally.add(
+            [row.get("data_source", "unknown") for row in rollout.rows],
+            rollout.correct,
+            None if sampled is None else sampled.correct.view(len(rollout.rows), -1),
+        )
         size = len(rollout.texts)
         lengths = rollout.completion_mask.sum(-1).float()
-        self.log(
-            "val/accuracy", rollout.correct.float().mean(), batch_size=size, prog_bar=True, sync_dist=True
-        )
         self.log("val/reward", rollout.rewards.float().mean(), batch_size=size, sync_dist=True)
         self.log("val/response_length", lengths.mean(), batch_size=size, sync_dist=True)
         self.log("val/truncated", rollout.truncated.float().mean(), batch_size=size, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
+        """Logs the validation's accuracies (`metrics.ValidationTally`), every process's problems."""
+        tally = self.validation_tally
+        if self.trainer.world_size > 1:
+            gathered: list[Any] = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(gathered, (tally.samples, tally.problems))
+            tally.samples, tally.problems = gathered[0][0], [p for _, part in gathered for p in part]
+        readings = tally.readings()
+        for key, value in readings.items():
+            self.log(key, value, prog_bar=key == "val/accuracy")
+        sampled = [
+            f"{key[4:]} {value:.3f}" for key, value in readings.items() if "@" in key and key.count("/") == 1
+        ]
+        rank_zero_info(
+            f"validation at step {self.global_step}: {len(tally.problems)} problems, greedy accuracy "
+            + ", ".join([f"{readings.get('val/accuracy', float('nan')):.3f}", *sampled])
+        )
         if not self.trainer.sanity_checking:
             self.validated_at_step = self.global_step
 

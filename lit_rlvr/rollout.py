@@ -115,8 +115,17 @@ class RolloutEngine:
         self.top_p = top_p
         self.top_k = top_k
 
-    def __call__(self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool) -> Rollout:
-        """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`)."""
+    def __call__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        batch: dict[str, Any],
+        *,
+        greedy: bool,
+        samples: int | None = None,
+    ) -> Rollout:
+        """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`):
+        one argmax completion per prompt when `greedy`, else `samples` (None: `samples_per_prompt`)."""
         raise NotImplementedError
 
     def sync_weights(self, policy: nn.Module) -> None:
@@ -131,9 +140,11 @@ class RolloutEngine:
         eos_ids: Tensor,
         *,
         greedy: bool,
+        samples: int | None = None,
     ) -> Rollout:
-        """The `Rollout` of `[N, T]` completions drawn for `batch`, `G` (1 when greedy) per prompt."""
-        group_size = 1 if greedy else self.samples_per_prompt
+        """The `Rollout` of `[N, T]` completions drawn for `batch`, `samples` (None: `G`; 1 when greedy)
+        per prompt."""
+        group_size = 1 if greedy else samples or self.samples_per_prompt
         mask = completion_mask(completion_ids, eos_ids)
         texts = tokenizer.batch_decode(
             completion_ids.masked_fill(~mask, tokenizer.pad_token_id), skip_special_tokens=True
@@ -161,7 +172,13 @@ class RolloutGenerator(RolloutEngine):
 
     @torch.no_grad()
     def __call__(
-        self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool = False
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        batch: dict[str, Any],
+        *,
+        greedy: bool = False,
+        samples: int | None = None,
     ) -> Rollout:
         eos_ids = eos_token_ids(model, tokenizer).to(batch["prompt_ids"].device)
         was_training = model.training
@@ -170,7 +187,7 @@ class RolloutGenerator(RolloutEngine):
             model,
             batch["prompt_ids"],
             batch["prompt_mask"],
-            samples_per_prompt=1 if greedy else self.samples_per_prompt,
+            samples_per_prompt=1 if greedy else samples or self.samples_per_prompt,
             max_new_tokens=self.max_new_tokens,
             eos_ids=eos_ids,
             pad_token_id=tokenizer.pad_token_id,
@@ -180,7 +197,9 @@ class RolloutGenerator(RolloutEngine):
             greedy=greedy,
         )
         model.train(was_training)
-        return self.rollout(tokenizer, batch, sampled.tokens, sampled.logp, eos_ids, greedy=greedy)
+        return self.rollout(
+            tokenizer, batch, sampled.tokens, sampled.logp, eos_ids, greedy=greedy, samples=samples
+        )
 
 
 def eos_token_ids(model: nn.Module, tokenizer: Any) -> Tensor:

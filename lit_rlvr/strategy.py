@@ -142,6 +142,11 @@ def mean_over_processes(trainer: Trainer) -> Callable[[Tensor], Tensor] | None:
     return None if trainer.world_size == 1 else partial(trainer.strategy.reduce, reduce_op="mean")
 
 
+def max_over_processes(trainer: Trainer) -> Callable[[Tensor], Tensor] | None:
+    """The elementwise largest value of a tensor over the data-parallel processes; None in one process."""
+    return None if trainer.world_size == 1 else partial(trainer.strategy.reduce, reduce_op="max")
+
+
 def shard_for_fsdp2(model: nn.Module, mesh: object, **options: object) -> None:
     """Shards each transformer block, then the whole model, with FSDP2's `fully_shard`.
 

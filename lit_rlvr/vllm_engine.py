@@ -103,7 +103,13 @@ class VLLMEngine(RolloutEngine):
 
     @torch.no_grad()
     def __call__(
-        self, model: nn.Module, tokenizer: Any, batch: dict[str, Any], *, greedy: bool = False
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        batch: dict[str, Any],
+        *,
+        greedy: bool = False,
+        samples: int | None = None,
     ) -> Rollout:
         from vllm import SamplingParams
 
@@ -117,7 +123,7 @@ class VLLMEngine(RolloutEngine):
             for ids, mask in zip(batch["prompt_ids"], batch["prompt_mask"].bool(), strict=True)
         ]
         params = SamplingParams(
-            n=1 if greedy else self.samples_per_prompt,
+            n=1 if greedy else samples or self.samples_per_prompt,
             temperature=0.0 if greedy else self.temperature,
             top_k=0 if greedy else self.top_k,
             top_p=1.0 if greedy else self.top_p,
@@ -151,6 +157,7 @@ class VLLMEngine(RolloutEngine):
             sampler_logp.to(device),
             eos_ids.to(device),
             greedy=greedy,
+            samples=samples,
         )
 
     def sync_weights(self, policy: nn.Module) -> None:

@@ -106,6 +106,7 @@ def test_a_folder_without_event_files_is_named_in_the_error(tmp_path):
 
 sys.path.insert(0, str(ROOT / "tools"))
 from compare_objectives import parse_args  # noqa: E402
+from paired import paired_difference, t_quantile  # noqa: E402
 from run_curves import Run, band, curve, mean_se, summarize  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import ScalarEvent  # noqa: E402
 
@@ -147,18 +148,25 @@ def test_points_lie_at_the_steps_samples_and_training_seconds_done():
     assert summarize(run, last=2, target=None).keys().isdisjoint({"samples_to_target"})
 
 
-def test_stability_summary_reads_the_objectives_own_clip_fractions_kl_and_gradient_spikes():
+def test_stability_summary_reads_the_off_policy_updates_own_clip_fractions_kl_and_gradient_norms():
     run = synthetic_run()
-    assert summarize(run, last=2, target=None)["clip_frac_mean"] is None  # nothing clipped was logged
+    assert summarize(run, last=2, target=None)["clip_frac_off_policy"] is None  # nothing clipped was logged
     events = lambda values: [ScalarEvent(10.0 + i, i, v) for i, v in enumerate(values)]  # noqa: E731
-    run.scalars["objective/segment_clip_frac_low"] = events([0.1, 0.0, 0.2])
-    run.scalars["objective/segment_clip_frac_high"] = events([0.1, 0.3, 0.0])
-    run.scalars["objective/approx_kl_old"] = events([0.0, 0.01, 0.02])
-    run.scalars["train/grad_norm"] = events([1.0, 2.0, 8.0])
+    run.scalars["update/rollout_step"] = events([0, 0, 1, 1, 2, 2])  # two optimizer steps per rollout
+    run.scalars["update/on_policy"] = events([1, 0, 1, 0, 1, 0])
+    run.scalars["objective/segment_clip_frac_low"] = events([0.0, 0.1, 0.0, 0.0, 0.0, 0.2])
+    run.scalars["objective/segment_clip_frac_high"] = events([0.0, 0.1, 0.0, 0.3, 0.0, 0.0])
+    run.scalars["objective/approx_kl_old"] = events([0.0, 0.01, 0.0, 0.02, 0.0, 0.03])
+    run.scalars["update/grad_norm"] = events([1.0, 2.0, 8.0, 0.5, 0.5, 2.0])
+    run.scalars["update/grad_norm_clipped"] = events([1.0, 1.0, 1.0, 0.5, 0.5, 1.0])
     row = summarize(run, last=2, target=None)
-    assert row["clip_frac_mean"] == pytest.approx((0.2 + 0.3 + 0.2) / 3)
-    assert row["approx_kl_old_mean"] == pytest.approx(0.01)
-    assert row["grad_norm_spike"] == 4.0  # the largest over the median
+    assert row["clip_frac_off_policy"] == pytest.approx((0.2 + 0.3 + 0.2) / 3)
+    assert row["approx_kl_old_off_policy"] == pytest.approx(0.02)
+    assert row["grad_norm_median"] == 1.5 and row["grad_norm_spike"] == 8.0 / 1.5
+    assert row["grad_clipped_share"] == pytest.approx(3 / 6)
+    # each rollout's two updates lie halfway through its span and at its end
+    assert curve(run, "update/grad_norm", "step")[0].tolist() == [0.5, 1, 1.5, 2, 2.5, 3]
+    assert curve(run, "objective/approx_kl_old", "seconds")[0].tolist() == [0.5, 1, 2, 3, 4.5, 6]
 
 
 def test_seeds_are_averaged_on_the_grid_they_share_with_a_standard_error():
@@ -185,10 +193,13 @@ def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):
         ["--trainer.max_steps=2"],
     )
     file = tmp_path / "exp.yaml"
-    file.write_text("arms:\n  a: {config: configs/grpo.yaml}\n"
-                    "  b: {config: [configs/grpo.yaml], args: [--x=1]}\n"
-                    "args: [--y=2]\nseeds: [3]\nx_axis: samples\ntarget_accuracy: 0.5\n")  # fmt: skip
+    arms = "arms:\n  a: {config: configs/grpo.yaml}\n  b: {config: [configs/grpo.yaml], args: [--x=1]}\n"
+    file.write_text(arms + "args: [--y=2]\nseeds: [3]\nx_axis: samples\ntarget_accuracy: 0.5\n")
+    # what the experiment is judged by is stated in the file, before any run
+    assert "an experiment states before it runs" in compare("--experiment", str(file)).stderr
+    file.write_text(file.read_text() + "outcomes: [val/accuracy]\nmetrics: [val/accuracy]\nbaseline: b\n")
     _, experiment = parse_args(["--experiment", str(file), "--x_axis", "step", "--", "--z=3"])
+    assert experiment.baseline == "b" and experiment.outcomes == ["val/accuracy"]
     assert [(arm.name, arm.args) for arm in experiment.arms] == [("a", []), ("b", ["--x=1"])]
     assert experiment.args == ["--y=2", "--z=3"] and experiment.seeds == [3] and experiment.x_axis == "step"
     assert experiment.target_accuracy == 0.5 and experiment.out == Path("runs/experiments/exp")
@@ -200,14 +211,19 @@ def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):
 def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_error(tmp_path):
     # Two arms from one config, two seeds each; validation every 4 completions (after every step).
     experiment = tmp_path / "exp.yaml"
-    out = tmp_path / "out"
+    out, report = tmp_path / "out", tmp_path / "report"
     experiment.write_text(yaml.safe_dump({
         "arms": {"hot": {"config": "configs/grpo.yaml"},
                  "cold": {"config": "configs/grpo.yaml", "args": ["--rollout.engine.temperature=0.5"]}},
-        "args": SMALL_FIT, "seeds": [0, 1], "x_axis": "samples", "target_accuracy": 0.0,
-        "metrics": ["val/accuracy", "reward/mean"], "out": str(out)}, sort_keys=False))  # fmt: skip
+        "args": SMALL_FIT, "seeds": [0, 1], "x_axis": "samples", "target_accuracy": 0.99,
+        "baseline": "hot", "outcomes": ["val/accuracy"], "metrics": ["val/accuracy", "reward/mean"],
+        "out": str(out), "report": str(report)}, sort_keys=False))  # fmt: skip
     done = compare("--experiment", str(experiment))
     assert done.returncode == 0, done.stdout + done.stderr
+    plan = yaml.safe_load((report / "plan.yaml").read_text())  # written before the first run
+    assert (
+        plan["outcomes"] == ["val/accuracy"] and plan["target_accuracy"] == 0.99 and plan["seeds"] == [0, 1]
+    )
     assert "[1/4] hot seed 0: starting at 0s" in done.stdout and "[4/4] cold seed 1 done in " in done.stdout
     assert "about " in done.stdout and " left: " in done.stdout  # the progress line's estimate
     assert "| hot | 2 |" in done.stdout and " ± " in done.stdout
@@ -217,21 +233,38 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
                 (out / arm / f"seed{seed}" / "lightning_logs/version_0/config.yaml").read_text()
             )
             assert config["seed_everything"] == config["model"]["seed"] == config["data"]["seed"] == seed
-            assert config["rollout"]["temperature"] == (0.5 if arm == "cold" else 1.0)
-    with (out / "summary.csv").open() as file:
+            assert config["rollout"]["engine"]["init_args"]["temperature"] == (0.5 if arm == "cold" else 1.0)
+    with (report / "summary.csv").open() as file:
         rows = {row["objective"]: row for row in csv.DictReader(file)}
     assert set(rows) == {"hot", "cold"}
+    final = {}
     for arm, row in rows.items():
         logged = [scalars(out / arm / f"seed{seed}") for seed in (0, 1)]
-        best = [max(value for _, value, _ in seed["val/accuracy"]) for seed in logged]
+        accuracy = [[value for _, value, _ in seed["val/accuracy"]] for seed in logged]
+        final[arm] = [values[-1] for values in accuracy]
+        best = [max(values[1:]) for values in accuracy]  # after training began: the start is not a result
+        assert float(row["val_accuracy_start"]) == pytest.approx(statistics.fmean(v[0] for v in accuracy))
         assert float(row["val_accuracy_best"]) == pytest.approx(statistics.fmean(best))
         assert float(row["val_accuracy_best_se"]) == pytest.approx(abs(best[0] - best[1]) / 2)
         assert float(row["samples"]) == 8 and float(row["samples_se"]) == 0 and row["seeds"] == "2"
         train_s = [sum(value for _, value, _ in seed["perf/step_s"]) for seed in logged]
         assert float(row["train_s"]) == pytest.approx(statistics.fmean(train_s))
-        # Accuracy >= 0 holds at the validation before fit, when nothing is sampled yet.
-        assert float(row["samples_to_target"]) == 0 and row["reached_target"] == "2/2"
-    assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
+        for seed in (0, 1):  # every run's scalars as CSV beside the summary
+            curves = report / "curves" / arm / f"seed{seed}"
+            with (curves / "steps.csv").open() as file:
+                assert len(list(csv.DictReader(file))) == 2
+            with (curves / "updates.csv").open() as file:
+                assert [row["update"] for row in csv.DictReader(file)] == ["0", "1"]
+            with (curves / "validation.csv").open() as file:
+                assert [float(r["val/accuracy"]) for r in csv.DictReader(file)] == pytest.approx(
+                    accuracy[seed]
+                )
+    with (report / "paired.csv").open() as file:
+        (paired,) = list(csv.DictReader(file))
+    differences = [c - h for c, h in zip(final["cold"], final["hot"], strict=True)]
+    assert (paired["arm"], paired["baseline"], paired["df"]) == ("cold", "hot", "1")
+    assert float(paired["difference"]) == pytest.approx(statistics.fmean(differences), abs=1e-6)
+    assert (report / "compare.png").read_bytes().startswith(b"\x89PNG")
 
     # The runs read back on another axis; a target no seed reaches is reported so.
     again = compare("--runs", str(out / "hot"), f"c={out / 'cold'}", "--out", str(tmp_path / "again"),
@@ -242,3 +275,25 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
     with (tmp_path / "again" / "summary.csv").open() as file:
         row = next(csv.DictReader(file))
     assert row["seconds_to_target"] == "" and row["reached_target"] == "0/2"
+    # A target every arm starts at or above is refused: nothing to reach.
+    below = compare("--runs", str(out / "hot"), str(out / "cold"), "--out", str(tmp_path / "below"),
+                    "--target_accuracy", "0")  # fmt: skip
+    assert below.returncode != 0 and "at or below every arm's starting val/accuracy" in below.stderr
+
+
+def test_paired_differences_give_t_and_a_95_percent_interval():
+    # Student's t quantiles from the tables
+    for df, expected in ((1, 12.706204736), (2, 4.302652730), (4, 2.776445105), (30, 2.042272456)):
+        assert t_quantile(0.975, df) == pytest.approx(expected, rel=1e-8)
+    treated, control = {0: 0.70, 1: 0.66, 2: 0.72, 5: 0.9}, {0: 0.65, 1: 0.64, 2: 0.66, 3: 0.1}
+    paired = paired_difference(treated, control)  # seeds 0-2 only: 5 and 3 have no partner
+    differences = [0.05, 0.02, 0.06]
+    se = statistics.stdev(differences) / 3**0.5
+    assert (paired.seeds, paired.df) == (3, 2)
+    assert paired.mean == pytest.approx(statistics.fmean(differences)) and paired.se == pytest.approx(se)
+    assert paired.t == pytest.approx(paired.mean / se)
+    assert (paired.low, paired.high) == pytest.approx(
+        (paired.mean - 4.302652730 * se, paired.mean + 4.302652730 * se)
+    )
+    with pytest.raises(ValueError, match="share no seed"):
+        paired_difference({0: 1.0}, {1: 1.0})

@@ -1,5 +1,6 @@
 """Every config runs `lit-rlvr fit --config configs/<x>.yaml --trainer.max_steps 2` on the tiny model."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 import yaml
 from conftest import needs_vllm
 from fit_helpers import History
+from fit_helpers import logged as logged_scalars
 
 from lit_rlvr.cli import run
 from lit_rlvr.models import TINY
@@ -25,7 +27,6 @@ QUICK = [
     "--rollout.reward_workers=1",
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
-    "--trainer.logger=false",
     "--trainer.callbacks+=fit_helpers.History",
     "--threads=1",
 ]
@@ -48,7 +49,7 @@ def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path, request):
     assert trainer.global_step == 2 * module.updates_per_rollout
     (history,) = [c for c in trainer.callbacks if isinstance(c, History)]
     logged = history.steps[-1]
-    assert {"objective/loss", "reward/mean", "rollout/sampling_rounds"} <= set(logged)
+    assert {"rollout/advantage_mean", "reward/mean", "rollout/sampling_rounds"} <= set(logged)
     if module.critic is not None:
         assert {"critic/value_loss", "critic/explained_variance", "critic/value_mean"} <= set(logged)
     if module.objective.critic_kind == "prompt":
@@ -56,3 +57,6 @@ def test_config_fits_two_steps_on_the_tiny_model(config, tmp_path, request):
         # the math rewards of a random model are all 0, which the BCE already learns from
         assert module.critic.head.bias < 0, "the prompt critic did not learn"
     assert all(torch.isfinite(torch.tensor(v)) for v in logged.values()), logged
+    losses = logged_scalars(tmp_path, "update/loss")
+    assert [step for step, _ in losses] == list(range(trainer.global_step))
+    assert all(math.isfinite(loss) for _, loss in losses), losses

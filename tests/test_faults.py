@@ -4,8 +4,7 @@ import glob
 
 import pytest
 import torch
-from fit_helpers import fit
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from fit_helpers import fit, logged
 
 from lit_rlvr.models import TINY, load_causal_lm
 from lit_rlvr.objectives import GRPO, ObjectiveOutput, PolicyBatch
@@ -17,15 +16,6 @@ SMALL = [
     "--validate_before_fit=false",
     "--trainer.limit_val_batches=0",
 ]
-
-
-def logged(root, tag: str) -> list[float]:
-    """The values of scalar `tag`, by step, from the run's TensorBoard events."""
-    for events in sorted(glob.glob(f"{root}/lightning_logs/version_0/events.out.tfevents.*")):
-        accumulator = EventAccumulator(events).Reload()
-        if tag in accumulator.Tags()["scalars"]:
-            return [event.value for event in accumulator.Scalars(tag)]
-    raise AssertionError(f"{tag} was not logged")
 
 
 class NaNLossGRPO(GRPO):
@@ -66,7 +56,8 @@ def test_broken_rewards_score_zero_are_counted_and_training_goes_on(tmp_path):
         "not_a_number/nonfinite": calls,
     }
     assert collector.failures == expected
-    assert logged(tmp_path, "reward/hangs/timeout") == [calls / 2, calls]  # running totals
+    assert [n for _, n in logged(tmp_path, "reward/hangs/timeout")] == [calls / 2, calls / 2]  # per step
+    assert [n for _, n in logged(tmp_path, "reward/hangs/timeout_total")] == [calls / 2, calls]
     assert cli.model.skipped_updates == 0  # the vowel term still trains the policy
     start = load_causal_lm(TINY)
     assert any(
@@ -84,7 +75,9 @@ def test_non_finite_loss_or_gradient_skips_the_update_and_never_touches_the_weig
         root=str(tmp_path),
     )
     assert cli.model.skipped_updates == 3
-    assert logged(tmp_path, "train/skipped_updates") == [1, 2, 3]
+    assert logged(tmp_path, "update/skipped") == [(0, 1.0), (1, 1.0), (2, 1.0)]
+    assert logged(tmp_path, "update/grad_norm_clipped") == [(0, 0.0), (1, 0.0), (2, 0.0)]  # nothing applied
+    assert [n for _, n in logged(tmp_path, "train/skipped_updates_total")] == [1, 2, 3]
     for trained, start in zip(cli.model.policy.parameters(), load_causal_lm(TINY).parameters(), strict=True):
         assert torch.equal(trained, start)
     # Adam never stepped: no moments, so a later finite step is not thrown off by NaN state

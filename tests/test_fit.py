@@ -12,10 +12,11 @@ from lit_rlvr.models import TINY, load_causal_lm
 EXPECTED_KEYS = {
     "reward/mean", "reward/std", "reward/accuracy", "reward/zero_variance_groups", "reward/vowels/mean",
     "rollout/response_length_mean", "rollout/response_length_max", "rollout/truncated",
-    "objective/loss", "objective/kl_ref", "objective/entropy",
-    "objective/clip_frac_low", "objective/clip_frac_high",
-    "objective/ratio_mean", "objective/approx_kl_old", "objective/advantage_mean",
-    "train/grad_norm", "train/lr", "perf/generate_s", "perf/verify_s", "perf/logprob_s", "perf/update_s",
+    "rollout/advantage_mean", "train/skipped_updates_total",
+    "objective/kl_ref", "objective/entropy", "objective/clip_frac_low", "objective/clip_frac_high",
+    "objective/ratio_mean", "objective/approx_kl_old", "update/loss", "update/grad_norm",
+    "update/grad_norm_clipped", "update/on_policy", "update/kl_sampler", "update/lr", "update/skipped",
+    "update/rollout_step", "perf/generate_s", "perf/verify_s", "perf/logprob_s", "perf/update_s",
     "perf/completions_per_s", "perf/tokens_per_s", "val/accuracy", "val/reward",
 }  # fmt: skip
 

@@ -1,7 +1,7 @@
 """The package's layering, read from the import statements (transitively through lit_rlvr's own modules).
 
-- the math (objectives, advantage estimators, loss aggregation, KL, segments) imports neither
-  Lightning nor the system that wires it (module, callbacks, CLI, strategy);
+- the math (objectives, advantage estimators, loss aggregation, KL, log-probs, the sampler mismatch)
+  imports neither Lightning nor the system that wires it (module, callbacks, CLI, strategy);
 - verifiers and the reward worker pool import neither torch nor Lightning (workers must start fast);
 - data (the data module, tasks) imports neither the module nor the callbacks.
 """
@@ -16,7 +16,7 @@ SYSTEM = ("lightning", "lit_rlvr.module", "lit_rlvr.callbacks", "lit_rlvr.cli", 
 
 LAYERS = {
     "math": (
-        ["objectives", "advantages.py", "aggregation.py", "kl.py"],
+        ["objectives", "advantages.py", "aggregation.py", "kl.py", "logprobs.py", "mismatch.py"],
         SYSTEM,
     ),
     "verifiers": (["verifiers", "workers.py"], ("torch", "lightning", "transformers", "datasets")),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import needs_vllm
+from fit_helpers import logged
 
 from lit_rlvr.logprobs import completion_logprobs
 from lit_rlvr.mismatch import mismatch_metrics
@@ -185,7 +186,7 @@ def test_a_run_through_vllm_learns_logs_the_mismatch_and_resumes_exactly(tmp_pat
     assert sorted(expected) == [1, 2, 3, 4]
     for record in expected.values():  # sampler and trainer agree once the truncation is matched
         assert record["mismatch/abs_logp_diff_max"] < TOLERANCE
-    assert expected[4]["train/grad_norm"] > 0
+    assert all(norm > 0 for _, norm in logged(whole, "update/grad_norm"))
     # killed after step 3: resumed from step 2's checkpoint, the engine rebuilt from its weights
     assert (
         fit(resumed, tiny_hd32_folder, "--model.match_sampler_truncation=true", kill_at_step=3).returncode

@@ -43,16 +43,31 @@ import argparse
 import csv
 import math
 import shlex
+import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import yaml
-from run_curves import AXES, AXIS_LABELS, Axis, Band, Run, band, curve, load_arms, mean_se, summarize
+from paired import paired_difference
+from run_curves import (
+    AXES,
+    AXIS_LABELS,
+    Axis,
+    Band,
+    Run,
+    band,
+    curve,
+    load_arms,
+    mean_se,
+    summarize,
+    write_run_csvs,
+)
 
 DEFAULT_METRICS = (
     "reward/mean",
@@ -65,13 +80,16 @@ DEFAULT_METRICS = (
     "objective/clip_frac_high",
     "objective/approx_kl_old",
     "objective/kl_ref",
-    "train/grad_norm",
+    "update/grad_norm",
+    "update/kl_sampler",
     "perf/step_s",
 )
 # Lines with this many points or fewer get markers: validation is logged every few steps, and a
 # single point would otherwise not be drawn at all.
 MARKER_POINTS = 30
-EXPERIMENT_KEYS = {"arms", "args", "seeds", "x_axis", "target_accuracy", "metrics", "out"}
+EXPERIMENT_KEYS = {
+    "arms", "args", "seeds", "x_axis", "target_accuracy", "metrics", "out", "baseline", "outcomes", "report",
+}  # fmt: skip
 
 
 @dataclass
@@ -94,6 +112,13 @@ class Experiment:
     target_accuracy: float | None
     metrics: list[str]
     out: Path
+    baseline: str | None = None  # the arm every other is compared with, seed by seed
+    outcomes: list[str] = field(default_factory=lambda: ["val/accuracy"])  # compared at the last validation
+    report: Path | None = None  # where the plot, tables and curves go (default: `out`)
+
+    @property
+    def report_dir(self) -> Path:
+        return self.report or self.out
 
 
 def arm_spec(text: str) -> Arm:
@@ -127,6 +152,15 @@ def read_experiment(path: Path) -> dict[str, Any]:
         configs = arm["config"] if isinstance(arm["config"], list) else [arm["config"]]
         spec["arms"].append(Arm(str(name), [Path(c) for c in configs], [str(a) for a in arm.get("args", [])]))
     spec["args"] = [str(a) for a in spec.get("args", [])]
+    if not spec.get("outcomes") or not spec.get("metrics"):
+        raise ValueError(
+            f"{path}: an experiment states before it runs what it will judge by: `outcomes` (the val/ "
+            "metrics compared at the last validation, arm against baseline, seed by seed) and `metrics` "
+            "(plotted)"
+        )
+    names = [arm.name for arm in spec["arms"]]
+    if spec.get("baseline", names[0]) not in names:
+        raise ValueError(f"{path}: baseline {spec['baseline']!r} is not one of the arms {names}")
     return spec
 
 
@@ -236,7 +270,7 @@ def plot(pyplot: ModuleType, arms: dict[str, list[Run]], metrics: list[str], exp
         name if len(runs) == 1 else f"{name} ({len(runs)} seeds, mean ± SE)" for name, runs in arms.items()
     ]
     fig.legend(handles, labels, loc="outside upper center", ncols=min(len(arms), 4))
-    fig.savefig(experiment.out / "compare.png", dpi=100)
+    fig.savefig(experiment.report_dir / "compare.png", dpi=100)
     pyplot.close(fig)
     return notes
 
@@ -343,6 +377,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Experiment]:
     )
     parser.add_argument("--last", type=int, default=10, help="steps averaged for the summary's reward")
     parser.add_argument("--all_versions", action="store_true", help="every version_N, not only the latest")
+    parser.add_argument(
+        "--baseline", help="the arm the others are compared with seed by seed (default: the first)"
+    )
+    parser.add_argument("--outcomes", nargs="+", help="val/ metrics compared paired at the last validation")
     args = parser.parse_args(own)
     if args.last < 1:
         parser.error(f"--last takes a number of steps >= 1, got {args.last}")
@@ -380,7 +418,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Experiment]:
         else spec.get("target_accuracy"),
         metrics=args.metrics or spec.get("metrics") or list(DEFAULT_METRICS),
         out=args.out or Path(spec.get("out", default_out)),
+        baseline=args.baseline or spec.get("baseline"),
+        outcomes=args.outcomes or spec.get("outcomes") or ["val/accuracy"],
+        report=Path(spec["report"]) if spec.get("report") else None,
     )
+    if experiment.baseline is not None and experiment.baseline not in [a.name for a in arms] and arms:
+        parser.error(f"--baseline {experiment.baseline!r} is not one of the arms {[a.name for a in arms]}")
     return args, experiment
 
 
@@ -389,8 +432,10 @@ def main(argv: list[str]) -> int:
     args, experiment = parse_args(argv)
     pyplot = load_pyplot()
     experiment.out.mkdir(parents=True, exist_ok=True)
+    experiment.report_dir.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
     if experiment.arms:
+        print(f"plan written to {write_plan(experiment, argv)} before any run", flush=True)
         specs, failed = train(experiment)
         if not specs:
             sys.exit(f"compare_objectives.py: every run failed: {', '.join(failed)}")
@@ -401,18 +446,97 @@ def main(argv: list[str]) -> int:
         metrics, notes = present_metrics(arms, experiment.metrics)
         if not metrics:
             sys.exit(f"compare_objectives.py: none of the metrics {experiment.metrics} was logged by any run")
+        if experiment.target_accuracy is not None:
+            check_target(arms, experiment.target_accuracy)
         notes += plot(pyplot, arms, metrics, experiment, args.smooth)
         rows = [summary_row(name, runs, args.last, experiment.target_accuracy) for name, runs in arms.items()]
+        paired = paired_rows(arms, experiment.baseline or next(iter(arms)), experiment.outcomes)
+        for name, runs in arms.items():
+            for run in runs:
+                write_run_csvs(run, experiment.report_dir / "curves" / name / run.name)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"compare_objectives.py: {error}")
     for note in notes:
         print(f"note: {note}")
-    write_csv(rows, experiment.out / "summary.csv")
+    report = experiment.report_dir
+    write_csv(rows, report / "summary.csv")
     print(markdown(rows))
-    print(f"wrote {experiment.out / 'compare.png'} and {experiment.out / 'summary.csv'}")
+    if paired:
+        write_csv(paired, report / "paired.csv")
+        print(markdown(paired))
+    print(f"wrote compare.png, summary.csv, paired.csv and curves/ in {report}")
     if failed:
         print(f"failed runs (not compared): {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def write_plan(experiment: Experiment, argv: list[str]) -> Path:
+    """Records, before any run, what the experiment will judge by: its command, arms, seeds, outcomes,
+    target and metrics, and the commit it runs at (`<report>/plan.yaml`)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    plan = {
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": (git("rev-parse", "HEAD") or "unknown") + dirty,
+        "command": shlex.join(["python", "tools/compare_objectives.py", *argv]),
+        "arms": {
+            arm.name: {"config": [str(c) for c in arm.configs], "args": arm.args} for arm in experiment.arms
+        },
+        "args": experiment.args,
+        "seeds": experiment.seeds,
+        "baseline": experiment.baseline or experiment.arms[0].name,
+        "outcomes": experiment.outcomes,
+        "target_accuracy": experiment.target_accuracy,
+        "metrics": experiment.metrics,
+    }
+    path = experiment.report_dir / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def seed_of(run: Run) -> int:
+    """The seed of a run trained into `seed<S>` (0 for a run without seeds)."""
+    return int(run.name[len("seed") :]) if run.name.startswith("seed") and run.name[4:].isdigit() else 0
+
+
+def check_target(arms: dict[str, list[Run]], target: float) -> None:
+    """Refuses a target at or below every arm's mean starting `val/accuracy` (nothing to reach).
+
+    Raises:
+        ValueError: naming each arm's start.
+    """
+    starts = {}
+    for name, runs in arms.items():
+        values = [v for run in runs if (v := summarize(run, 1, None)["val_accuracy_start"]) is not None]
+        if values:
+            starts[name] = statistics.fmean(values)
+    if starts and all(target <= start for start in starts.values()):
+        listed = ", ".join(f"{name} {start:.3f}" for name, start in starts.items())
+        raise ValueError(
+            f"target_accuracy {target} is at or below every arm's starting val/accuracy ({listed}): a target "
+            "is something to reach, so it must lie above where the arms start"
+        )
+
+
+def paired_rows(arms: dict[str, list[Run]], baseline: str, outcomes: list[str]) -> list[dict[str, object]]:
+    """Each arm against `baseline` on each outcome's last validation, seed by seed (`paired.Paired`)."""
+    rows: list[dict[str, object]] = []
+    for outcome in outcomes:
+        final = {
+            name: {seed_of(run): run.scalars[outcome][-1].value for run in runs if run.scalars.get(outcome)}
+            for name, runs in arms.items()
+        }
+        for name in arms:
+            if name == baseline or not final[name] or not final.get(baseline):
+                continue
+            diff = paired_difference(final[name], final[baseline])
+            rows.append({"outcome": outcome, "arm": name, "baseline": baseline, "seeds": diff.seeds,
+                         "difference": diff.mean, "se": diff.se, "t": diff.t, "df": diff.df,
+                         "ci95_low": diff.low, "ci95_high": diff.high})  # fmt: skip
+    return rows
 
 
 def parse_run_spec(spec: str) -> tuple[str, Path]:

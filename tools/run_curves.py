@@ -8,7 +8,10 @@ after each step is therefore known on all three axes, and each logged point is p
 
 - a training metric logged at step `s` (0-based) lies after `s + 1` steps;
 - a `val/` metric lies after the training steps logged before it (by wall time), since Lightning
-  logs a validation during fit at the step it follows, and the one before fit at step 0 too.
+  logs a validation during fit at the step it follows, and the one before fit at step 0 too;
+- an optimizer-step reading (`objective/`, `update/`: logged on the axis of optimizer steps, with
+  `update/rollout_step` naming its training step) lies within its training step's span, the step's
+  `k` updates at `1/k, 2/k, ..., 1` of the way through it.
 
 Seeds of an arm are put on a common grid (every x of any seed, within the range all seeds cover),
 linearly interpolated, and reduced to their mean and standard error.
@@ -16,8 +19,10 @@ linearly interpolated, and reduced to their mean and standard error.
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -27,6 +32,8 @@ from tensorboard.backend.event_processing.event_accumulator import SCALARS, Even
 
 Axis = Literal["step", "samples", "seconds"]
 AXES: tuple[Axis, ...] = get_args(Axis)
+#: Tags logged once per optimizer step rather than once per training step (rollout).
+UPDATE_AXIS = ("objective/", "update/")
 AXIS_LABELS = {
     "step": "training steps (rollouts)",
     "samples": "completions sampled",
@@ -137,15 +144,24 @@ def curve(run: Run, metric: str, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
     """A metric's points `(x, value)` with x the amount of training done when it was logged."""
     done = progress(run)
     events = run.scalars.get(metric, [])
+    index = {step: i for i, step in enumerate(range(done.first_step, done.first_step + len(done.wall_times)))}
+    after = done.done[axis]
+    before = np.concatenate([[done.before_first(axis)], after[:-1]])
     if metric.startswith("val/"):
         steps_before = np.searchsorted(done.wall_times, [e.wall_time for e in events], side="right")
-        x = np.concatenate([[done.before_first(axis)], done.done[axis]])[steps_before]
+        x = np.concatenate([[done.before_first(axis)], after])[steps_before]
+    elif metric.startswith(UPDATE_AXIS):
+        rollout_of = {e.step: int(e.value) for e in run.scalars.get("update/rollout_step", [])}
+        events = [e for e in events if rollout_of.get(e.step) in index]
+        steps = [index[rollout_of[e.step]] for e in events]
+        updates, x = Counter(steps), []
+        seen: Counter[int] = Counter()
+        for step in steps:
+            seen[step] += 1
+            x.append(before[step] + (after[step] - before[step]) * seen[step] / updates[step])
     else:
-        index = {
-            step: i for i, step in enumerate(range(done.first_step, done.first_step + len(done.wall_times)))
-        }
         events = [e for e in events if e.step in index]
-        x = done.done[axis][[index[e.step] for e in events]]
+        x = after[[index[e.step] for e in events]]
     return np.asarray(x, dtype=float), np.array([e.value for e in events], dtype=float)
 
 
@@ -193,13 +209,16 @@ def summarize(run: Run, last: int, target: float | None) -> dict[str, float | No
     rewards = run.scalars.get("reward/mean", [])
     accuracy = run.scalars.get("val/accuracy", [])
     times = [e.wall_time for points in run.scalars.values() for e in points]
+    x, values = curve(run, "val/accuracy", "step") if accuracy else (np.zeros(0), np.zeros(0))
+    started, trained = values[x == 0], values[x > 0]  # before any training step, and after
     row: dict[str, float | None] = {
         "steps": int(done.done["step"][-1]),
         "samples": int(done.done["samples"][-1]),
         "train_s": float(done.done["seconds"][-1]),
         "wall_time_s": max(times) - min(times),
+        "val_accuracy_start": started[0] if len(started) else None,
         "val_accuracy_final": accuracy[-1].value if accuracy else None,
-        "val_accuracy_best": max(e.value for e in accuracy) if accuracy else None,
+        "val_accuracy_best": float(trained.max()) if len(trained) else None,
         f"reward_mean_last_{last}": statistics.fmean(e.value for e in rewards[-last:]) if rewards else None,
         **stability(run),
     }
@@ -214,13 +233,16 @@ def summarize(run: Run, last: int, target: float | None) -> dict[str, float | No
 
 
 def stability(run: Run) -> dict[str, float | None]:
-    """How much of each update the clip kept and how steady the updates were, over the logged steps.
+    """How much of each off-policy update the clip kept and how steady the updates were.
 
-    `clip_frac_mean`: the mean over steps of the share of the objective's own units clipped (tokens,
+    Over the optimizer steps not on the sampling weights (`update/on_policy` 0; on them nothing can
+    clip): `clip_frac_off_policy`, the mean share of the objective's own units clipped (tokens,
     sequences or segments, low and high added; whichever `objective/*clip_frac_low|high` it logs);
-    `approx_kl_old_mean`: the mean KL to the sampling policy; `grad_norm_spike`: the largest
-    gradient norm over the median one.
+    `approx_kl_old_off_policy`, the mean KL to the sampling weights. Over every optimizer step:
+    `grad_norm_median`, `grad_norm_spike` (the largest pre-clipping norm over the median), and
+    `grad_clipped_share`, the share of steps whose gradient the norm clip scaled down.
     """
+    off_policy = {e.step for e in run.scalars.get("update/on_policy", []) if e.value == 0}
     clip_tags = [
         tag
         for tag in run.scalars
@@ -229,14 +251,22 @@ def stability(run: Run) -> dict[str, float | None]:
     per_step: dict[int, float] = {}
     for tag in clip_tags:
         for event in run.scalars[tag]:
-            per_step[event.step] = per_step.get(event.step, 0.0) + event.value
-    kl = [e.value for e in run.scalars.get("objective/approx_kl_old", [])]
-    norms = [e.value for e in run.scalars.get("train/grad_norm", [])]
+            if event.step in off_policy:
+                per_step[event.step] = per_step.get(event.step, 0.0) + event.value
+    kl = [e.value for e in run.scalars.get("objective/approx_kl_old", []) if e.step in off_policy]
+    norms = [e.value for e in run.scalars.get("update/grad_norm", [])]
+    applied = [e.value for e in run.scalars.get("update/grad_norm_clipped", [])]
     median = statistics.median(norms) if norms else 0.0
     return {
-        "clip_frac_mean": statistics.fmean(per_step.values()) if per_step else None,
-        "approx_kl_old_mean": statistics.fmean(kl) if kl else None,
+        "clip_frac_off_policy": statistics.fmean(per_step.values()) if per_step else None,
+        "approx_kl_old_off_policy": statistics.fmean(kl) if kl else None,
+        "grad_norm_median": median if norms else None,
         "grad_norm_spike": max(norms) / median if median > 0 else None,
+        "grad_clipped_share": (
+            statistics.fmean(float(a < n * (1 - 1e-4)) for a, n in zip(applied, norms, strict=True))
+            if norms and len(applied) == len(norms)
+            else None
+        ),
     }
 
 
@@ -248,3 +278,46 @@ def mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
     if len(present) == 1:
         return present[0], None
     return statistics.fmean(present), statistics.stdev(present) / math.sqrt(len(present))
+
+
+def write_run_csvs(run: Run, folder: Path) -> list[Path]:
+    """Writes a run's scalars as three CSVs in `folder`, one row per point, an empty cell where a tag
+    was not logged: `steps.csv` (per training step: steps, completions and training seconds done,
+    then every per-step tag), `updates.csv` (per optimizer step: its `objective/` and `update/`
+    readings) and `validation.csv` (per validation: the training done before it, then its `val/` tags).
+    """
+    done = progress(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    axes = {axis: done.done[axis] for axis in AXES}
+    step_tags = sorted(t for t in run.scalars if not t.startswith(("val/", *UPDATE_AXIS)))
+    steps = range(done.first_step, done.first_step + len(done.wall_times))
+    by_step = {tag: {e.step: e.value for e in run.scalars[tag]} for tag in step_tags}
+    step_rows = [
+        {**{axis: axes[axis][i] for axis in AXES}, **{tag: by_step[tag].get(step) for tag in step_tags}}
+        for i, step in enumerate(steps)
+    ]
+    update_tags = sorted(t for t in run.scalars if t.startswith(UPDATE_AXIS))
+    by_update = {tag: {e.step: e.value for e in run.scalars[tag]} for tag in update_tags}
+    updates = sorted({step for values in by_update.values() for step in values})
+    update_rows = [{"update": u, **{tag: by_update[tag].get(u) for tag in update_tags}} for u in updates]
+    val_tags = sorted(t for t in run.scalars if t.startswith("val/"))
+    val_rows = []
+    if val_tags:
+        placed = {axis: curve(run, val_tags[0], axis)[0] for axis in AXES}
+        for i, _ in enumerate(run.scalars[val_tags[0]]):
+            row = {axis: placed[axis][i] for axis in AXES}
+            for tag in val_tags:
+                events = run.scalars[tag]
+                row[tag] = events[i].value if i < len(events) else None
+            val_rows.append(row)
+    written = []
+    for name, rows in (("steps", step_rows), ("updates", update_rows), ("validation", val_rows)):
+        if rows:
+            path = folder / f"{name}.csv"
+            fields = list(rows[0])
+            with path.open("w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+            written.append(path)
+    return written

@@ -11,8 +11,11 @@ Contract with the module: before every training batch it puts the rollout into t
 sum of the reward terms), correctness and per-term rewards filled in; everything after
 verification (reward shaping, old and reference log-probs, advantages, updates) is the module's.
 Before every validation batch it puts in a greedy, verified rollout with one completion per
-prompt. After every training batch it calls the engine's `sync_weights`. At setup it refuses a
-`samples_per_prompt` the objective cannot work with.
+prompt and, with `validation_samples`, a sampled one (`batch["sampled_rollout"]`) drawn at the
+training temperature from a random stream of its own: validation leaves the training's sampling
+unchanged, and arms validated at the same step draw with the same seeds. After every training
+batch it calls the engine's `sync_weights`. At setup it refuses a `samples_per_prompt` the
+objective cannot work with.
 
 Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
 of further prompts from `PromptDataModule.more_train_batches`, for at most
@@ -26,7 +29,7 @@ from typing import Any
 
 import torch
 from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lit_rlvr.dynamic_sampling import sample_informative
 from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
@@ -45,6 +48,8 @@ class RolloutCollector(Callback):
         rewards: weighted reward terms; the first is the correctness check that accuracy counts.
         reward_workers: reward worker processes.
         reward_timeout_s: per-call reward limit; a call past it scores 0 and is counted.
+        validation_samples: completions sampled per validation prompt at the training temperature,
+            besides the greedy one, for `val/mean@n` and `val/pass@k`; 0: greedy only.
     """
 
     def __init__(
@@ -54,8 +59,12 @@ class RolloutCollector(Callback):
         rewards: list[RewardTerm] | None = None,
         reward_workers: int = 2,
         reward_timeout_s: float = 5.0,
+        validation_samples: int = 0,
     ) -> None:
+        if validation_samples < 0:
+            raise ValueError(f"rollout.validation_samples must be >= 0, got {validation_samples}")
         self.engine = engine or RolloutGenerator()
+        self.validation_samples = validation_samples
         self.scorer = RewardScorer(
             list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
         )
@@ -65,12 +74,15 @@ class RolloutCollector(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.objective.check_samples_per_prompt(self.engine.samples_per_prompt)
 
-    def collect(self, module: LightningModule, batch: dict[str, Any], *, greedy: bool) -> Rollout:
-        """Generates and verifies a rollout for `batch` (log-probs not yet filled)."""
+    def collect(
+        self, module: LightningModule, batch: dict[str, Any], *, greedy: bool, samples: int | None = None
+    ) -> Rollout:
+        """Generates and verifies a rollout for `batch` (log-probs not yet filled): greedy, or
+        `samples` completions per prompt (None: the engine's `samples_per_prompt`)."""
         started = time.perf_counter()
         # bf16-mixed generates under autocast too; FSDP2 gathers the policy once, not once per token
         with module.trainer.precision_plugin.forward_context(), full_parameters(module.policy):
-            rollout = self.engine(module.policy, module.tokenizer, batch, greedy=greedy)
+            rollout = self.engine(module.policy, module.tokenizer, batch, greedy=greedy, samples=samples)
         generated = time.perf_counter()
         group = rollout.group_size
         rows = [row for row in rollout.rows for _ in range(group)]
@@ -78,8 +90,6 @@ class RolloutCollector(Callback):
         for key, count in scores.failures.items():
             self.failures[key] = self.failures.get(key, 0) + count
         timings = {"generate": generated - started, "verify": time.perf_counter() - generated}
-        if not greedy:
-            timings["sync"], self.sync_s = self.sync_s, 0.0
         return rollout._replace(
             rewards=scores.rewards, correct=scores.correct, reward_terms=scores.terms, timings=timings
         )
@@ -95,6 +105,7 @@ class RolloutCollector(Callback):
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
         objective = pl_module.objective
+        failed_before = dict(self.failures)
         sampled = sample_informative(
             lambda prompts: self.collect(pl_module, _to(prompts, pl_module.device), greedy=False),
             batch,
@@ -116,11 +127,13 @@ class RolloutCollector(Callback):
             {
                 "rollout/sampling_rounds": float(sampled.rounds),
                 "rollout/sampling_capped": float(sampled.capped),
-                **{f"reward/{key}": float(n) for key, n in self.failures.items()},
+                **{f"reward/{key}": float(n - failed_before.get(key, 0)) for key, n in self.failures.items()},
+                **{f"reward/{key}_total": float(n) for key, n in self.failures.items()},
             },
             batch_size=1,
         )
-        batch["rollout"] = sampled.rollout
+        timings = {**sampled.rollout.timings, "sync": self.sync_s}  # the sync that preceded this step
+        batch["rollout"] = sampled.rollout._replace(timings=timings)
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -137,7 +150,30 @@ class RolloutCollector(Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        if batch_idx == 0:
+            self.validation_started = time.perf_counter()
         batch["rollout"] = self.collect(pl_module, batch, greedy=True)
+        if self.validation_samples:
+            cuda = [pl_module.device.index or 0] if pl_module.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(batch_idx * trainer.world_size + trainer.global_rank)
+                batch["sampled_rollout"] = self.collect(
+                    pl_module, batch, greedy=False, samples=self.validation_samples
+                )
+
+    def on_validation_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.progress_bar_callback is None:  # else the bar shows it
+            batches = trainer.num_val_batches[dataloader_idx]
+            seconds = time.perf_counter() - self.validation_started
+            rank_zero_info(f"validation: batch {batch_idx + 1}/{batches}, {seconds:.0f} s")
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.scorer.close()

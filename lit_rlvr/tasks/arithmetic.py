@@ -36,7 +36,8 @@ class ArithmeticTask(Task):
         operations: which operations appear; subtraction never goes below zero.
         max_operand: operands are drawn from 0..max_operand (the difficulty knob).
         train_size: training prompts.
-        val_size: validation prompts; no (a, op, b) problem of validation appears in training.
+        val_size: distinct validation problems, at most `distinct_problems - 1`; no (a, op, b) problem of
+            validation appears in training.
         phrasing: `word` problems ("Tom has 7 apples and gets 5 more...") or `plain` ones
             ("What is 7 + 5?"), which a small model answers in fewer tokens.
         seed: the generator seed; the same seed gives the same splits.
@@ -58,18 +59,26 @@ class ArithmeticTask(Task):
             raise ValueError(f"ArithmeticTask: operations must be a non-empty subset of {list(TEMPLATES)}")
         if max_operand < 1:
             raise ValueError(f"ArithmeticTask: max_operand must be >= 1, got {max_operand}")
-        problems = (max_operand + 1) ** 2 * len(set(operations))
-        if val_size >= problems:
-            raise ValueError(
-                f"ArithmeticTask: val_size {val_size} leaves no training problems out of {problems}"
-            )
         self.operations = tuple(operations)
         self.max_operand = max_operand
+        if val_size >= self.distinct_problems:
+            raise ValueError(
+                f"ArithmeticTask: val_size {val_size} leaves no training problems: operations "
+                f"{list(self.operations)} with operands 0..{max_operand} give {self.distinct_problems} "
+                "distinct problems"
+            )
         self.train_size = train_size
         self.val_size = val_size
         self.phrasing = phrasing
         self.seed = seed
         self.system_prompt = system_prompt
+
+    @property
+    def distinct_problems(self) -> int:
+        """The distinct (a, op, b) problems the knobs allow: `(m + 1)^2` each for + and x, and
+        `(m + 1)(m + 2) / 2` for - (a >= b), with m = `max_operand`; 0..20 with all three: 1113."""
+        m = self.max_operand
+        return sum((m + 1) * (m + 2) // 2 if op == "-" else (m + 1) ** 2 for op in set(self.operations))
 
     def _problem(self, rng: random.Random) -> tuple[int, Operation, int]:
         op = rng.choice(self.operations)

@@ -11,11 +11,15 @@ Tokenization and chat templates are the data module's job, so a task never sees 
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Hashable
+from typing import Literal, TypeVar
 
 import datasets
 
 Split = Literal["train", "validation"]
+Problem = TypeVar("Problem", bound=Hashable)
+#: Draws allowed per distinct problem wanted before a task says its knobs allow too few.
+DRAWS_PER_PROBLEM = 50
 COLUMNS = ("messages", "gold", "data_source")
 
 
@@ -31,3 +35,22 @@ def chat(question: str, system: str | None = None) -> list[dict[str, str]]:
     """Builds the messages of a single-turn prompt."""
     messages = [{"role": "system", "content": system}] if system else []
     return [*messages, {"role": "user", "content": question}]
+
+
+def distinct_problems(draw: Callable[[], Problem], count: int, *, task: str) -> list[Problem]:
+    """`count` distinct problems from `draw`, in the order first drawn.
+
+    Raises:
+        ValueError: the knobs allow fewer: `DRAWS_PER_PROBLEM * count` draws found too few.
+    """
+    found: dict[Problem, None] = {}
+    for _ in range(DRAWS_PER_PROBLEM * count):
+        if len(found) == count:
+            break
+        found.setdefault(draw())
+    if len(found) < count:
+        raise ValueError(
+            f"{task}: val_size {count} asks for more distinct validation problems than its knobs give "
+            f"({len(found)} distinct in {DRAWS_PER_PROBLEM * count} draws); lower val_size or widen the knobs"
+        )
+    return list(found)

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import datasets
 
-from lit_rlvr.tasks.base import Split, Task, chat
+from lit_rlvr.tasks.base import Split, Task, chat, distinct_problems
 
 PROMPT = (
     "Using the numbers {numbers}, write an arithmetic expression that equals {target}. You may use +, -, *, /"
@@ -42,7 +42,8 @@ class CountdownTask(Task):
         min_used: the target uses at least this many of the numbers (at most `numbers_count`).
         max_target: targets are kept in 1..max_target.
         train_size: training puzzles.
-        val_size: validation puzzles, disjoint from training.
+        val_size: distinct validation puzzles, disjoint from training (the default knobs allow
+            hundreds of thousands: 25^4 number sets, each with many reachable targets).
         seed: generator seed; the same seed gives the same splits.
         system_prompt: an optional system message.
     """
@@ -81,7 +82,7 @@ class CountdownTask(Task):
 
     def rows(self, split: Split) -> datasets.Dataset:
         rng = random.Random(self.seed)
-        held_out = [self._puzzle(rng) for _ in range(self.val_size)]
+        held_out = distinct_problems(lambda: self._puzzle(rng), self.val_size, task="CountdownTask")
         if split == "validation":
             puzzles = held_out
         else:

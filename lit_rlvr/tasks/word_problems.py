@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import datasets
 
-from lit_rlvr.tasks.base import Split, Task, chat
+from lit_rlvr.tasks.base import Split, Task, chat, distinct_problems
 
 INSTRUCTION = "Put the final answer in \\boxed{}."
 NAMES = ("Ava", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hiro")
@@ -48,7 +48,8 @@ class WordProblemTask(Task):
         steps: changes applied to the starting amount (the main difficulty knob).
         max_number: the largest number in any one step, and in the starting amount.
         train_size: training problems.
-        val_size: validation problems, disjoint from training.
+        val_size: distinct validation problems, disjoint from training (the default knobs allow
+            millions: 8 names x 6 items x 12 starts x several changes per step).
         seed: generator seed; the same seed gives the same splits.
         system_prompt: an optional system message.
     """
@@ -83,7 +84,7 @@ class WordProblemTask(Task):
 
     def rows(self, split: Split) -> datasets.Dataset:
         rng = random.Random(self.seed)
-        held_out = [self._problem(rng) for _ in range(self.val_size)]
+        held_out = distinct_problems(lambda: self._problem(rng), self.val_size, task="WordProblemTask")
         if split == "validation":
             problems = held_out
         else:
