@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 
 from lit_rlvr.rewards.countdown import evaluate, reach_target
+from lit_rlvr.tasks.arithmetic import ArithmeticTask
 from lit_rlvr.tasks.countdown import CountdownTask
 from lit_rlvr.tasks.word_problems import WordProblemTask
 from lit_rlvr.verifiers.math import score
@@ -104,3 +105,28 @@ def test_knob_checks():
         CountdownTask(numbers_count=3, min_used=4)
     with pytest.raises(ValueError, match="steps"):
         WordProblemTask(steps=0)
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        ArithmeticTask(operations=["+", "-", "*"], max_operand=20, val_size=512, train_size=16),
+        CountdownTask(val_size=512, train_size=16),
+        WordProblemTask(val_size=512, train_size=16),
+    ],
+    ids=type,
+)
+def test_built_in_tasks_offer_512_distinct_validation_problems(task):
+    rows = task.rows("validation")
+    questions = [row["messages"][-1]["content"] for row in rows]
+    assert len(questions) == len(set(questions)) == 512
+
+
+def test_a_validation_split_larger_than_the_knobs_allow_is_refused_with_the_count():
+    task = ArithmeticTask(operations=["+", "-"], max_operand=3, val_size=25)
+    assert task.distinct_problems == 16 + 10  # (3 + 1)^2 sums, 4 * 5 / 2 differences with a >= b
+    assert len(set(r["messages"][-1]["content"] for r in task.rows("validation"))) == 25
+    with pytest.raises(ValueError, match="give 26 distinct problems"):
+        ArithmeticTask(operations=["+", "-"], max_operand=3, val_size=26)
+    with pytest.raises(ValueError, match="WordProblemTask: val_size 1000 asks for more distinct"):
+        WordProblemTask(steps=1, max_number=2, val_size=1000).rows("validation")
