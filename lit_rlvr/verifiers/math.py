@@ -50,7 +50,9 @@ def _decode(code: float) -> Verdict:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+|\\[,;:! ]|\{,\}", "", clean(text))
+    # `clean` has joined every real thousands group, so digits still apart are separate numbers.
+    text = re.sub(r"\\[,;:! ]|\{,\}", " ", clean(text))
+    return re.sub(r"(?<=\d)\s+(?=\d)", " ", re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", text))
 
 
 def judge(answer: str, expected: str) -> Verdict:
