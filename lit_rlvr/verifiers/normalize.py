@@ -41,14 +41,18 @@ _RENAME = [
     (re.compile(r"\\(?:vert|mid)(?![a-zA-Z])"), "|"),
     (re.compile(r"\\[lr]vert(?![a-zA-Z])"), "|"),
 ]
-# Thousands separators: `1,234`, MATH's `1{,}234` and `1,\!234`, LaTeX spaces, plain and thin spaces.
-_SEPARATOR = r"(?:,(?:\\!)?|\s?\{,\s?\}(?:\\!)?|\\[,;! ]|[ \u00a0\u2009\u202f])"
+# Thousands separators: `1,234`, MATH's `1{,}234` and `1,\!234`, LaTeX spaces (a thin space may be
+# followed by a real one, `1\,\ 234`), plain and thin spaces.
+_SEPARATOR = r"(?:,(?:\\!)?|\s?\{,\s?\}(?:\\!)?|\\[,;!](?:\\ | )?|\\ |[ \u00a0\u2009\u202f])"
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:" + _SEPARATOR + r"\d{3})+)(?![\d])")
 _GROUP_SEPARATOR = re.compile(_SEPARATOR)
 # Repeating decimals: `0.1\overline{6}`, `0.\dot{3}`, and `0.333\ldots` when the digits do repeat.
 # Digit runs are capped so that a pathological literal costs nothing here (guards.py refuses it later).
 _REPEATING = re.compile(r"(?<![\d.])(\d{0,40})\.(\d{0,40})\\(?:overline|bar|dot)\s*(?:\{(\d{1,40})\}|(\d))")
 _ELLIPSIS = re.compile(r"(?<![\d.])(\d{0,40})\.(\d{1,40})\s*(?:\\[lc]?dots(?![a-zA-Z])|\.\.\.|…)")
+# "3.5 billion" after a numeral is an exact factor, not a unit.
+_MAGNITUDE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b")
+_POWERS = {"thousand": 3, "million": 6, "billion": 9, "trillion": 12}
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w.])")
 # `7\frac{3}{4}` in an answer is the mixed number 7 + 3/4, never 7 times 3/4.
 _MIXED = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
@@ -56,6 +60,10 @@ _MIXED = re.compile(r"(?<![\w.}^_])(\d+)\s*\\frac\s*\{(\d+)\}\s*\{(\d+)\}")
 
 def _join_thousands(match: re.Match[str]) -> str:
     return match.group(1) + _GROUP_SEPARATOR.sub("", match.group(2))
+
+
+def _magnitude(match: re.Match[str]) -> str:
+    return f"{match.group(1)} \\times 10^{{{_POWERS[match.group(2)]}}}"
 
 
 def _repeating_fraction(whole: str, fixed: str, period: str) -> str:
@@ -82,6 +90,17 @@ def _ellipsis(match: re.Match[str]) -> str:
     return match.group()
 
 
+def balanced(text: str) -> bool:
+    """Whether every bracket closes, in any type (`[2, 5)` is an interval); `\\{` counts as one."""
+    depth = 0
+    for char in text.replace("\\{", "(").replace("\\}", ")"):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def strip_delimiters(text: str) -> str:
     """Removes math-mode delimiters `$`, `\\(`, `\\)`, `\\[`, `\\]` around an answer."""
     text = text.strip()
@@ -103,6 +122,7 @@ def clean(text: str) -> str:
     text = _SPACES.sub(" ", text)
     for _ in range(3):  # nested \text{\textbf{...}}
         text = _TEXT.sub(r" \1 ", text)
+    text = _MAGNITUDE.sub(_magnitude, text)
     for pattern, replacement in _RENAME:
         text = pattern.sub(replacement, text)
     text = _MIXED.sub(r"(\1+\\frac{\2}{\3})", text)
