@@ -15,6 +15,8 @@ MAX_DIGITS = 400  # digits in one literal; beyond this only text comparison is s
 MAX_CARETS = 24  # exponent signs in one answer
 MAX_BITS = 40_000  # bits of an exact integer built from a power or a factorial (about 12,000 digits)
 MAX_FACTORIAL = 3000  # 3000! has about 30,000 bits
+MAX_TERMS = 1000  # terms of a sum written as an answer, each built exactly
+MAX_DEGREE = 100  # degree of an integrand; expanding it builds every coefficient
 
 _DIGIT_RUN = re.compile(r"\d{" + str(MAX_DIGITS + 1) + ",}")
 

@@ -13,7 +13,8 @@ from fractions import Fraction
 
 import sympy
 
-from lit_rlvr.verifiers.guards import MAX_BITS, MAX_FACTORIAL, TooLarge, check_power_bits
+from lit_rlvr.verifiers.calculus import definite_integral, finite_sum
+from lit_rlvr.verifiers.guards import MAX_BITS, MAX_FACTORIAL, MAX_TERMS, TooLarge, check_power_bits
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<cmd>\\[a-zA-Z]+|\\[{}|])|(?P<word>[a-zA-Z]+)"
@@ -58,6 +59,10 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def _is_number(token: str) -> bool:
+    return token[0].isdigit() or token[0] == "."
+
+
 def _bits(value: sympy.Rational) -> int:
     return max(abs(value.p).bit_length(), abs(value.q).bit_length())
 
@@ -80,9 +85,11 @@ def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
 
 
 class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(self, tokens: list[str], bound: frozenset[str] = frozenset()) -> None:
         self.tokens = tokens
         self.index = 0
+        self.bound = bound  # variables of an enclosing sum or integral: `i` there is not the unit
+        self.terms_left = MAX_TERMS  # shared by every sum in the answer
 
     def peek(self, offset: int = 0) -> str | None:
         position = self.index + offset
@@ -121,6 +128,8 @@ class _Parser:
                     right = power(right, sympy.Integer(-1))
                 value = value * right
             elif token is not None and token not in _STOP:
+                if _is_number(token) and _is_number(self.tokens[self.index - 1]):
+                    raise ParseError("two numerals side by side")  # `3 4` is a list or a typo, never 12
                 value = value * self.power()
             else:
                 return value
@@ -177,7 +186,7 @@ class _Parser:
 
     def primary(self) -> sympy.Expr:
         token = self.take()
-        if token[0].isdigit() or token[0] == ".":
+        if _is_number(token):
             if self.peek() == "_":  # a numeral in another base, `204_5`, is compared as written
                 return self.subscript(sympy.Symbol(token))
             return sympy.Rational(Fraction(token))
@@ -196,6 +205,8 @@ class _Parser:
         return value
 
     def word(self, word: str) -> sympy.Expr:
+        if word in self.bound:
+            return sympy.Symbol(word)
         if word in _FUNCTIONS or word == "sqrt":
             return self.command(word)
         if word in _CONSTANTS and word != "e" or word == "i":
@@ -249,6 +260,10 @@ class _Parser:
             return self.function(name)
         if name == "begin":
             return self.matrix()
+        if name == "sum":
+            return self.sum()
+        if name == "int":
+            return self.integral()
         raise ParseError(f"unknown command \\{name}")
 
     def function(self, name: str) -> sympy.Expr:
@@ -272,6 +287,57 @@ class _Parser:
         if exponent == -1 and name in _INVERSES:  # `\sin^{-1} x` is arcsin, not 1/sin
             return _FUNCTIONS[_INVERSES[name]](argument)
         return value if exponent is None else power(value, exponent)
+
+    def sum(self) -> sympy.Expr:
+        """`\\sum_{k=1}^{10} k^2`: the summand is the product that follows, as in `\\sum k + 1`."""
+        self.take("_")
+        self.take("{")
+        name = self.take()
+        if not (name.isalpha() and len(name) == 1):
+            raise ParseError("a sum's index must be one letter")
+        self.take("=")
+        low = self.expression()
+        self.take("}")
+        self.take("^")
+        high = self.argument()
+        outer, self.bound = self.bound, self.bound | {name}
+        summand = self.term()
+        self.bound = outer
+        value = finite_sum(summand, sympy.Symbol(name), low, high, self.terms_left)
+        if value is None:
+            raise ParseError("a sum that is not finite and numeric")
+        self.terms_left -= int(high - low + 1)
+        return value
+
+    def integral(self) -> sympy.Expr:
+        """`\\int_0^1 x^2 dx`: the integrand runs to the differential (`dx`, or `d x` from `\\mathrm{d}x`)."""
+        self.take("_")
+        low = self.argument()
+        self.take("^")
+        high = self.argument()
+        depth = 0
+        for end in range(self.index, len(self.tokens)):
+            token = self.tokens[end]
+            depth += (token in "([{") - (token in ")]}")
+            if depth == 0 and re.fullmatch(r"d[a-zA-Z]", token):
+                name, after = token[1], end + 1
+                break
+            following = self.tokens[end + 1] if end + 1 < len(self.tokens) else ""
+            if depth == 0 and token == "d" and re.fullmatch(r"[a-zA-Z]", following):
+                name, after = following, end + 2
+                break
+        else:
+            raise ParseError("an integral without its differential")
+        inner = _Parser(self.tokens[self.index : end], self.bound | {name})
+        inner.terms_left = self.terms_left
+        integrand = inner.expression()
+        if not inner.done():
+            raise ParseError(f"unexpected {inner.peek()!r} in an integrand")
+        self.index, self.terms_left = after, inner.terms_left
+        value = definite_integral(integrand, sympy.Symbol(name), low, high)
+        if value is None:
+            raise ParseError("an integral beyond polynomials and exp, sin, cos of a linear argument")
+        return value
 
     def matrix(self) -> sympy.Expr:
         self.take("{")

@@ -10,8 +10,10 @@ import re
 from typing import NamedTuple
 
 _PERCENT = re.compile(r"\s*(?:\\percent|\bper\s?cent(?:age)?\b|\bpct\b)\s*$")
+# Words are split by a space or slash: with the separator optional, a long run of letters could be
+# split in exponentially many ways before a failed match gives up.
 _TRAILING_WORDS = re.compile(
-    r"(?:(?<=[\d}).])|\s)((?:\\degree|[a-zA-Z]+\.?)(?:[\s/]*(?:\\degree|[a-zA-Z]+\.?))*)\s*(\^\s*\{?\s*[23]\s*\}?)?\s*$"
+    r"(?:(?<=[\d}).])|\s)((?:\\degree|[a-zA-Z]+\.?)(?:[\s/]+(?:\\degree|[a-zA-Z]+\.?))*)\s*(\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 _GENERIC = {"unit", "units", "square units", "sq units", "cubic units"}
 _CANONICAL = {
@@ -81,7 +83,7 @@ def split_units(text: str) -> Split:
     if match and match.start() > 0:
         text, percent = text[: match.start()].strip(), True
     match = _TRAILING_WORDS.search(text)
-    if match is None or not text[: match.start(1)].strip():
+    if match is None or not text[: match.start(1)].strip() or "\\int" in text:  # `dx` ends an integral
         return Split(text, None, percent)
     words = match.group(1)
     tokens = re.findall(r"\\degree|[a-zA-Z]+", words)
