@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy
 
 from lit_rlvr.verifiers.numeric import decimal_equal, exact_equal, proportional
-from lit_rlvr.verifiers.parse import relation_region
+from lit_rlvr.verifiers.parse import open_interval, relation_region
 from lit_rlvr.verifiers.values import Choice, Items, Region, Relation, Scalar, Text, Value
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
@@ -86,9 +86,7 @@ def _as_region(value: Value) -> Region | None:
     if isinstance(value, Relation):
         return relation_region(value)
     if isinstance(value, Items) and value.open_pair:
-        low, high = (item.value for item in value.items if isinstance(item, Scalar))
-        if low.is_extended_real and high.is_extended_real and bool(low < high):
-            return Region(sympy.Interval.open(low, high))
+        return open_interval(value)
     return None
 
 

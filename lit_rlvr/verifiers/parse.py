@@ -13,7 +13,7 @@ import sympy
 
 from lit_rlvr.verifiers.guards import check_text
 from lit_rlvr.verifiers.latex import ParseError, parse_expression
-from lit_rlvr.verifiers.normalize import clean
+from lit_rlvr.verifiers.normalize import balanced, clean
 from lit_rlvr.verifiers.units import split_units
 from lit_rlvr.verifiers.values import Choice, Items, Region, Relation, Scalar, Text, Value
 from lit_rlvr.verifiers.words import REALS, real_set, spelled_number, yes_no
@@ -96,7 +96,7 @@ def _wrapped(text: str) -> tuple[str, str] | None:
     """Returns the outer bracket pair when one pair encloses all of `text`."""
     if text.startswith("\\{") and text.endswith("\\}"):
         inner = text[2:-2]
-        return ("\\{", "\\}") if not _top_level(inner, ("\\}",)) and _balanced(inner) else None
+        return ("\\{", "\\}") if not _top_level(inner, ("\\}",)) and balanced(inner) else None
     if len(text) < 2 or text[0] not in "([" or text[-1] not in ")]":
         return None
     depth = 0
@@ -106,16 +106,6 @@ def _wrapped(text: str) -> tuple[str, str] | None:
         if depth == 0 and index < len(text) - 1:
             return None
     return text[0], text[-1]
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for char in text.replace("\\{", "(").replace("\\}", ")"):
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _scalar(text: str) -> Scalar:
@@ -144,16 +134,28 @@ def _region(text: str) -> Region:
         return Region(sympy.EmptySet)
     if text == "\\reals":
         return Region(sympy.Reals)
-    value = parse(text)
+    return _as_region(parse(text))
+
+
+def _as_region(value: Value) -> Region:
     if isinstance(value, Region):
         return value
     if isinstance(value, Items) and value.kind == "set":
         numbers = [item.value for item in value.items if isinstance(item, Scalar)]
         if len(numbers) == len(value.items) and all(number.is_real for number in numbers):
             return Region(sympy.FiniteSet(*numbers))
-    if isinstance(value, Items) and value.open_pair:
-        return _interval("(", *_split(text[1:-1], ","), ")")
-    raise ParseError(f"not a region: {text}")
+    interval = open_interval(value) if isinstance(value, Items) and value.open_pair else None
+    if interval is None:
+        raise ParseError(f"not a region: {value}")
+    return interval
+
+
+def open_interval(pair: Items) -> Region | None:
+    """The open interval that a pair `(a, b)` of real numbers `a < b` also reads as, else None."""
+    low, high = (item.value if isinstance(item, Scalar) else None for item in pair.items)
+    if low is None or high is None or not (low.is_extended_real and high.is_extended_real):
+        return None
+    return Region(sympy.Interval.open(low, high)) if bool(low < high) else None
 
 
 def _approximated(text: str, found: list[tuple[int, str]]) -> Value:
@@ -310,13 +312,12 @@ def _roots(alternatives: list[str]) -> tuple[Scalar, ...] | None:
 
 
 def _region_or_none(text: str) -> Region | None:
+    """`text` as a region: an interval, a set, `x \\in (2, 5)` or an inequality; else None."""
     try:
         value = parse(text)
+        return relation_region(value) if isinstance(value, Relation) else _as_region(value)
     except ParseError:
         return None
-    if isinstance(value, Relation):
-        return relation_region(value)
-    return value if isinstance(value, Region) else None
 
 
 def relation_region(relation: Relation) -> Region | None:
