@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 
-from lit_rlvr.verifiers.words import number_phrases, real_set, yes_no
+from lit_rlvr.verifiers.words import number_phrases, real_set, spelled_number, yes_no
 
 _MATH = re.compile(r"\$\$.+?\$\$|\$.+?\$|\\\[.+?\\\]|\\\(.+?\\\)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -27,6 +27,9 @@ _CONCLUSION = re.compile(
     r"|in\s+conclusion|in\s+summary|this\s+means|we\s+conclude|the\s+(?:final\s+|correct\s+)?answer)\b",
     re.IGNORECASE,
 )
+# A clause that states a value of something named: "the remainder is zero".
+_DEFINITE = re.compile(r"^the\s+[a-z]+(?:\s+[a-z]+){0,3}\s+(?:is|was|equals)\s", re.IGNORECASE)
+_NOT_WORDS = re.compile(r"\d|\$|\\[(\[]")
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|be|has|have)\s+|:\s*", re.IGNORECASE)
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _PREDICATE = re.compile(r"[A-Za-z][A-Za-z' \-]*")
@@ -83,8 +86,10 @@ def stated_in_words(text: str, *, text_answer: bool) -> str | None:
     if not parts:
         return None
     last = parts[-1]
-    if re.search(r"\d|\$|\\[(\[]", last) or not concludes(last):
-        return None
+    if _NOT_WORDS.search(last) or not concludes(last):
+        last = _final_clause(last)
+        if last is None:
+            return None
     numbers = number_phrases(_PRONOUN_ONE.sub(" ", last.lower()))
     if len(numbers) > 1:
         return None
@@ -98,6 +103,24 @@ def stated_in_words(text: str, *, text_answer: bool) -> str | None:
         return None
     if real_set(predicate) is not None or text_answer:
         return predicate
+    return None
+
+
+def _final_clause(sentence: str) -> str | None:
+    """The clause that ends a sentence when it states the answer in words and the rest does the work.
+
+    "Since 84 = 7 \\times 12, the remainder is zero." gives "the remainder is zero", and "..., so
+    there are seven left." gives "so there are seven left"; else None.
+    """
+    clause = re.split(r"[,;]\s+", sentence)[-1].strip()
+    clause = re.sub(r"^and\s+", "", clause, flags=re.IGNORECASE)
+    if _NOT_WORDS.search(clause):
+        return None
+    if concludes(clause):
+        return clause
+    definite = _DEFINITE.match(clause)
+    if definite and spelled_number(_ARTICLE.sub("", clause[definite.end() :].strip(" *.!"))) is not None:
+        return clause
     return None
 
 
