@@ -17,14 +17,20 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from lit_rlvr.verifiers.normalize import balanced
 from lit_rlvr.verifiers.prose import choice_letter, concludes, drop_asides, stated_in_words, verdict
 from lit_rlvr.verifiers.words import real_set, spelled_number, yes_no
 
 Kind = Literal["value", "choice", "verdict", "text"]
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
 _PHRASE = re.compile(r"(?:answer\s*(?:\*\*)?\s*(?:is|would be|:|：)|答案是)\s*(?:\*\*)?\s*", re.IGNORECASE)
+# Digits grouped by three: separated by commas, LaTeX or thin spaces, or plain spaces (only outside
+# a run of numbers, so "5 12 345" and "3 4" stay separate numbers).
+_GROUPED = r"\d{1,3}(?:(?:,(?:\\!)?|\{,\}|\\,(?:\\ | )?|[\u00a0\u2009\u202f])\d{3})+(?!\d)"
+_SPACED = r"(?<!\d )\d{1,3}(?: \d{3})+(?! ?\d|-)"
 _NUMBER = re.compile(
-    r"(?<![A-Za-z_])-?(?:\d{1,3}(?:(?:,(?:\\!)?|\{,\}|\\,|[\u00a0\u2009\u202f])\d{3})+|\d+)(?:\.\d+)?"
+    r"(?<![A-Za-z_])-?(?:" + _SPACED + "|" + _GROUPED + r"|\d+)(?:\.\d+)?"
+    r"(?:\s+(?:thousand|million|billion|trillion)\b)?"
     r"(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent))?"
 )
 # What ends a stated answer: a sentence end, or a justification ("12, since ...", "12 as each ...").
@@ -39,14 +45,30 @@ _APPROXIMATELY = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_START = re.compile(r"[.!?]\s|\n")
-_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
+# Math spans; an escaped `\$` is a dollar sign, never a delimiter.
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$((?:\\.|[^$\\])+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
 _HEDGE = re.compile(r"\d\s*\$?\s*(?:,?\s*or|\\text\{\s*or\s*\})\s*\$?\s*-?\$?\s*$")
 _JOIN = re.compile(r"^[\s$.,;]*(?:,|and|\\text\{\s*and\s*\}|&|;|\\quad|\\qquad)?[\s$.,;]*$")
 _SEARCH_CHARS = 20_000  # the fallbacks look only this far back from the end
+# A relation written before the box is part of the answer: `x \in \boxed{[2, 5)}`, `x > \boxed{3}`.
+_RELATION_BEFORE = re.compile(
+    r"(?<![\w\\])[A-Za-z](?:_\{?\w+\}?)?\s*(?:\\(?:in|notin|not\s*\\in|neq?|[lg]eq?|[lg]t)|[<>]=?|[≤≥≠])\s*$"
+)
+# A box left open by a truncated response: what its content may end with, and how long it may be.
+_COMPLETE_END = re.compile(r"[\w)\]}!%'|]\s*$")
+_MAX_CUT_BOX = 200
+_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_TEXT_GROUP = re.compile(r"\\(?:text|textbf|mathrm)\s*\{[^{}]*\}")
+# A text answer left in math at the very end: `\[\text{Tuesday}\]`, `$\text{(C)}$.`
+_FINAL_TEXT = re.compile(
+    r"(?:\$\$?|\\\[|\\\()\s*(\\(?:text|textbf|mathrm)\s*\{[^{}$]*\})\s*[.!]?\s*(?:\$\$?|\\\]|\\\))[\s.!*]*$"
+)
+# The verb of a labelled final sentence ("Final Answer: the largest n is 34").
+_STATES = re.compile(r"\s(?:is|are|was|were|equals|be)\s+", re.IGNORECASE)
 
 
 class _Unclosed(Exception):
-    pass
+    """A box never closed; `args[0]` is where its content starts."""
 
 
 def final_segment(response: str) -> str | None:
@@ -83,7 +105,7 @@ def boxes(text: str) -> list[tuple[str, int, int]]:
         if text.startswith("{", match.end()):
             group = _braced(text, match.end())
             if group is None:  # an unclosed box: the response was cut off mid-answer
-                raise _Unclosed
+                raise _Unclosed(match.end() + 1)
             found.append((group[0], match.start(), group[1]))
             position = group[1]
         else:  # `\boxed 5`
@@ -99,11 +121,18 @@ def last_boxed(text: str) -> str | None:
     Raises `ValueError` when a box is never closed.
     """
     try:
-        found = boxes(text)
+        box = _final_box(text)
     except _Unclosed:
         raise ValueError("unclosed \\boxed") from None
+    return None if box is None else box[0]
+
+
+def _final_box(text: str) -> tuple[str, int] | None:
+    """`last_boxed`'s answer and where the last box starts; raises `_Unclosed`."""
+    found = boxes(text)
     if not found:
         return None
+    start = found[-1][1]
     while found[-1][0].lstrip().startswith(("\\boxed", "\\fbox")) and boxes(found[-1][0]):
         found[-1] = boxes(found[-1][0])[-1]
     parts = [found[-1][0]]
@@ -112,12 +141,29 @@ def last_boxed(text: str) -> str | None:
         if len(gap) > 20:
             break
         if re.search(r"\bor\b", gap):
-            return f"{content} or {parts[0]}"
+            return f"{content} or {parts[0]}", start
         if not _JOIN.match(gap):
             break
         if content != parts[0]:  # "\boxed{840}, \boxed{840}" repeats one answer
             parts.insert(0, content)
-    return ", ".join(parts)
+    return ", ".join(parts), start
+
+
+def _cut_box(text: str, start: int) -> str | None:
+    """The content of a box that the end of a truncated response left open, when it looks complete.
+
+    `\\boxed{42` and `\\boxed{\\frac{1}{2}` count; `\\boxed{\\frac{1}{`, `\\boxed{12 +` and a box
+    running into prose do not.
+    """
+    content = text[start:].strip()
+    if not content or len(content) > _MAX_CUT_BOX or re.search(r"[\n$]|\\boxed|\\fbox", content):
+        return None
+    if not balanced(content) or _WORD.search(_TEXT_GROUP.sub(" ", content)):
+        return None
+    command = re.search(r"\\[a-zA-Z]+$", content)
+    if command and command.group() not in ("\\pi", "\\infty", "\\circ") or not _COMPLETE_END.search(content):
+        return None
+    return content
 
 
 def _after_phrase(text: str) -> str | None:
@@ -130,6 +176,12 @@ def _after_phrase(text: str) -> str | None:
         return next(group for group in math.groups() if group is not None)
     line = rest.split("\n", 1)[0]
     line = _AFTER_VALUE.split(line, maxsplit=1)[0]
+    verbs = list(_STATES.finditer(line)) if re.match(r"[A-Za-z]{2,}\b", line) else []
+    if verbs:  # "Final Answer: the largest n is 34" states its value after the verb
+        line = line[verbs[-1].end() :]
+        math = _MATH.match(line)
+        if math:
+            return next(group for group in math.groups() if group is not None)
     ellipsis = "..." if line.rstrip(" *").endswith("...") else ""  # `0.666...` repeats
     return line.strip(" *.,;:") + ellipsis or None
 
@@ -188,11 +240,13 @@ def extract_answer(response: str, kind: Kind = "value") -> str | None:
     if final is None:
         return None
     try:
-        boxed = last_boxed(final)
-    except ValueError:
-        return None
-    if boxed is not None:
-        return boxed
+        box = _final_box(final)
+    except _Unclosed as unclosed:
+        return _cut_box(final, unclosed.args[0])
+    if box is not None:
+        answer, start = box
+        relation = _RELATION_BEFORE.search(final, max(0, start - 40), start)
+        return relation.group() + answer if relation else answer
     tail = drop_asides(final[-_SEARCH_CHARS:])
     if kind == "choice":
         letter = choice_letter(tail)
@@ -201,6 +255,9 @@ def extract_answer(response: str, kind: Kind = "value") -> str | None:
     phrase = _after_phrase(tail)
     if phrase is not None:
         return phrase
+    text_math = _FINAL_TEXT.search(tail) if kind != "value" else None
+    if text_math is not None:
+        return text_math.group(1)
     if kind == "verdict":
         said = verdict(tail)
         if said is not None:

@@ -43,9 +43,10 @@ CASES = [
     ("42", "", False),
     ("42", "I don't know.", False),
     ("42", "\\boxed{}", False),
-    ("42", "\\boxed{42", False),
+    ("42", "\\boxed{42", True),  # cut off at the very end, content complete
     ("2", "\\boxed{\\frac{1}{2}}", False),
-    ("\\frac{1}{2}", "\\boxed{\\frac{1}{2}", False),
+    ("\\frac{1}{2}", "\\boxed{\\frac{1}{2}", True),
+    ("\\frac{1}{2}", "\\boxed{\\frac{1}{2", False),
     ("\\boxed{12}", "\\boxed{12}", True),
     ("The solution is ... so the answer is \\boxed{12}.", "\\boxed{12}", True),
     ("#### 12", "The answer is 12.", True),
