@@ -4,6 +4,7 @@ import time
 
 import cases_extraction
 import cases_forms
+import cases_model_written
 import cases_numbers
 import cases_structures
 import cases_written
@@ -11,9 +12,17 @@ import pytest
 
 from lit_rlvr.verifiers.math import score, verify
 
+_MODULES = (
+    cases_numbers,
+    cases_structures,
+    cases_forms,
+    cases_extraction,
+    cases_written,
+    cases_model_written,
+)
 TABLE = [
     pytest.param(gold, response, expected, id=f"{module.__name__[6:]}-{index}")
-    for module in (cases_numbers, cases_structures, cases_forms, cases_extraction, cases_written)
+    for module in _MODULES
     for index, (gold, response, expected) in enumerate(module.CASES)
 ]
 

@@ -1,4 +1,4 @@
-"""Adversarial inputs: each returns a verdict within the 5 s budget and never raises."""
+"""Adversarial inputs: each gets a verdict within the 5 s budget, from a guard or a check, never an error."""
 
 import time
 
@@ -50,6 +50,21 @@ ADVERSARIAL = [
     ("\\boxed{x}", "\\boxed{10^{10^{10^{10}}}}"),
     ("<think>" * 10_000, "1"),
     ("\\boxed{\x00\x01\ud800}", "1"),
+    ("\\boxed{\\sum_{k=1}^{10^{9}} k}", "1"),
+    ("\\boxed{\\sum_{k=1}^{1000} 10^{10^{4} k}}", "1"),
+    ("\\boxed{\\sum_{k=1}^{1000} \\frac{1}{k^{k}}}", "1"),
+    ("\\boxed{" + " + ".join(["\\sum_{k=1}^{1000} \\sqrt{k}"] * 20) + "}", "1"),
+    ("\\boxed{\\sum_{k=1}^{1000} \\sum_{j=1}^{k} j}", "1"),
+    ("\\boxed{\\int_0^1 (x+1)^{10000} dx}", "1"),
+    ("\\boxed{\\int_0^{10^{1000}} x^{100} dx}", "1"),
+    ("\\boxed{\\int_0^1 \\sin^7 x \\cos^5 x\\,dx}", "1"),
+    ("\\boxed{\\int_0^1 e^{10^{6} x} dx}", "1"),
+    ("\\boxed{\\int_{-1}^{1} \\frac{1}{x^2} dx}", "-2"),
+    ("\\boxed{\\int_0^1 \\int_0^1 x y \\, dx\\, dy}", "1"),
+    ("\\boxed{" + "1+" * 100_000, "1"),
+    ("\\boxed{" + "(" * 100, "1"),
+    ("\\boxed{1}", "the remainder is zerothe remainder is zeroFinal Answer: x or"),
+    ("\\boxed{1000}", "(the remainder is zero,k)"),
 ]
 
 
@@ -59,6 +74,7 @@ def test_returns_within_budget(response, gold):
     verdict = verify(response, gold)
     assert time.monotonic() - start < 5
     assert verdict.correct is False
+    assert verdict.status not in ("error", "timeout"), verdict
 
 
 def test_huge_verbatim_answer_still_scores():
