@@ -160,6 +160,8 @@ def _cut_box(text: str, start: int) -> str | None:
         return None
     if not balanced(content) or _WORD.search(_TEXT_GROUP.sub(" ", content)):
         return None
+    if content.count("\\left") != content.count("\\right"):  # a delimiter pair cut in half
+        return None
     command = re.search(r"\\[a-zA-Z]+$", content)
     if command and command.group() not in ("\\pi", "\\infty", "\\circ") or not _COMPLETE_END.search(content):
         return None

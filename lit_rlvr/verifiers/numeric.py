@@ -98,10 +98,9 @@ def decimal_equal(
 
     A decimal gold with `d` places is matched by any value that rounds to it at `d` places, unless
     the prediction is itself a shorter decimal (16386.2 is not 16386.17). An exact gold is matched by
-    a decimal only when they are equal, or when the decimal has at least six places and is the gold
-    rounded or truncated there (0.0833333 for 1/12, 2.1666666667 for 13/6, but not 3.14159 for pi or
-    0.7071 for sqrt(2)/2). A repeating fraction also needs its repetition shown: 0.1428571 stands
-    for 1/7, 0.142857 does not.
+    a decimal only when they are equal, or when the decimal has at least six places and is within a
+    unit of its last place (0.0833333 for 1/12, 2.1666666667 for 13/6, but not 3.14159 for pi,
+    0.7071 for sqrt(2)/2, or 0.1250001 for 1/8, whose decimal ends).
     """
     if gold.free_symbols or pred.free_symbols:
         return False
@@ -111,44 +110,18 @@ def decimal_equal(
         return _within(gold, pred, sympy.Rational(1, 2 * 10**gold_decimals))
     if gold == pred:
         return True
-    if pred_decimals < _MIN_EXACT_DECIMALS or gold.is_Rational and not _shows_repetition(gold, pred_decimals):
-        return False
-    return _rounds_to(gold, pred, pred_decimals)
+    if pred_decimals < _MIN_EXACT_DECIMALS or gold.is_Rational and _terminates(gold):
+        return False  # a terminating fraction has one decimal: only that one equals it
+    return _within(gold, pred, sympy.Rational(1, 10**pred_decimals))
 
 
-def _shows_repetition(value: sympy.Rational, places: int) -> bool:
-    """Whether `places` decimals of `value` hold its repeating block and the first digit after it.
-
-    A terminating decimal is never shown by another decimal: only the exact one equals it.
-    """
+def _terminates(value: sympy.Rational) -> bool:
+    """Whether `value`'s decimal expansion ends (its denominator has no prime factor but 2 and 5)."""
     rest = int(value.q)
-    twos = (rest & -rest).bit_length() - 1
-    rest >>= twos
-    fives = 0
-    while rest % 5 == 0 and fives <= places:
-        rest //= 5
-        fives += 1
-    if rest == 1:
-        return False
-    power = 10 % rest
-    for _ in range(max(twos, fives) + 1, places):  # a period p shows when pre-period + p < places
-        if power == 1:
-            return True
-        power = power * 10 % rest
-    return False
-
-
-def _rounds_to(exact: sympy.Expr, decimal: sympy.Rational, places: int) -> bool:
-    """Whether `decimal` is `exact` rounded (within half a unit) or truncated to `places` decimals."""
-    unit = sympy.Rational(1, 10**places)
-    if exact.is_Rational:
-        difference = exact - decimal
-    else:
-        value = _number(exact)
-        if value is None or value[1]:
-            return False
-        difference = value[0] - decimal
-    return bool(abs(difference) <= unit / 2 or 0 <= difference * sympy.sign(exact) < unit)
+    for prime in (2, 5):
+        while rest % prime == 0:
+            rest //= prime
+    return rest == 1
 
 
 def _within(a: sympy.Expr, b: sympy.Expr, tolerance: sympy.Rational) -> bool:

@@ -149,7 +149,9 @@ CASES = [
     ("\\frac{1}{3}", "\\boxed{\\int_0^1 x^2}", False),
     ("2", "\\boxed{\\int_0^{2\\pi} \\sin x \\, dx}", False),
     ("\\frac{n(n+1)}{2}", "\\boxed{\\sum_{k=1}^{n} k}", False),
-    # 10. a long repeating decimal for a fraction: its repetition shown, its last digit rounded or cut
+    # 10. a long repeating decimal for a fraction: at least six places, within a unit of the last
+    # (a model's rounding of its last digit passes, as it always has); a terminating fraction only
+    # as its own decimal
     ("\\frac{1}{3}", "\\boxed{0.333333333}", True),
     ("\\frac{1}{7}", "\\boxed{0.142857142857}", True),
     ("\\frac{13}{6}", "\\boxed{2.1666666667}", True),
@@ -159,8 +161,10 @@ CASES = [
     ("\\frac{1}{3}", "\\boxed{0.33}", False),
     ("\\frac{1}{3}", "\\boxed{0.3334}", False),
     ("\\frac{1}{3}", "\\boxed{0.33333}", False),
-    ("\\frac{1}{7}", "\\boxed{0.142857}", False),
+    ("\\frac{1}{7}", "\\boxed{0.142857}", True),
     ("\\frac{13}{6}", "\\boxed{2.1666666668}", False),
-    ("\\frac{1}{7}", "\\boxed{0.142857142858}", False),
+    ("\\frac{1}{7}", "\\boxed{0.142857142858}", True),
+    ("\\frac{1}{7}", "\\boxed{0.142858142858}", False),
+    ("\\frac{1}{8}", "\\boxed{0.1249999}", False),
     ("\\frac{1}{8}", "\\boxed{0.1250001}", False),
 ]
