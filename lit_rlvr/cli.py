@@ -28,6 +28,9 @@ from lit_rlvr.objectives import GRPO
 from lit_rlvr.resharding import consolidate, is_sharded, name_optimizer_states
 from lit_rlvr.rollout import RolloutGenerator
 
+#: `--ckpt_path` values Lightning resolves itself rather than reading a path.
+LIGHTNING_CHECKPOINT_NAMES = ("last", "best", "hpc", "registry")
+
 
 class RLVRParser(LightningArgumentParser):
     """Adds the registry's objective names to an error about `model.objective`."""
@@ -92,6 +95,11 @@ class RLVRCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and os.path.isfile(ckpt_path):  # Lightning reads it next, with torch's message only
             check_checkpoint(ckpt_path)
+        elif ckpt_path and ckpt_path not in LIGHTNING_CHECKPOINT_NAMES and not os.path.exists(ckpt_path):
+            raise FileNotFoundError(
+                f"--ckpt_path {ckpt_path}: no such checkpoint file or folder (give a checkpoint's path, "
+                "or `last` to resume from <trainer.default_root_dir>/checkpoints/last.ckpt)"
+            )
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config)

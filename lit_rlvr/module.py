@@ -26,7 +26,7 @@ from lit_rlvr.advantages import Advantages
 from lit_rlvr.checkpoint_state import CheckpointState
 from lit_rlvr.critics import CriticConfig, CriticStep, critic_for
 from lit_rlvr.kl import kl_estimate
-from lit_rlvr.lora import LoraSettings
+from lit_rlvr.lora import LoraSettings, settings_from
 from lit_rlvr.mismatch import SamplerCorrection
 from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective
@@ -61,8 +61,9 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             each model is loaded in (`lit_rlvr.precision`).
         activation_checkpointing: recompute each decoder block's activations in the backward pass
             instead of storing them (policy and critic): less memory for about one more forward.
-        lora: train LoRA adapters on a frozen policy (`lit_rlvr.lora`); the reference is then the
-            policy with its adapters disabled. None: train every weight.
+        lora: train LoRA adapters on a frozen policy (`lit_rlvr.lora`), at `lr` times its
+            `lr_multiplier` (10 by default); the reference is then the policy with its adapters
+            disabled. None: train every weight.
         placement: under FSDP2, where the reference and critic live (`lit_rlvr.strategy.plan`
             decides what is left None).
         sampler_correction: reweights each token's loss by how far the sampler's log-probs are
@@ -315,9 +316,10 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
 
     def configure_optimizers(self) -> dict[str, Any]:
         trained = self.trained_parameters()
+        lora = self.hparams.lora
         optimizer = torch.optim.AdamW(
             list(trained[0].values()),
-            lr=self.hparams.lr,
+            lr=self.hparams.lr * (1.0 if lora is None else settings_from(lora).lr_multiplier),
             weight_decay=self.hparams.weight_decay,
         )
         warmup = self.hparams.warmup_steps

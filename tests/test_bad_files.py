@@ -60,7 +60,10 @@ FAMILIES: list[tuple[str, str | bytes | Callable[[], bytes], str]] = [
     ("duplicate_key.json", '[{"question": "a",\n  "answer": "1", "answer": "2"}]',
      r"record 1 \(line 1\): key 'answer' is given twice in one object"),
     ("unclosed_quote.csv", 'question,answer\n1+2?,3\n"2+2?,4\n',
-     r"row 2 \(line 3\): a quoted field is never closed; expected a closing '\"'"),
+     r"row 2 \(line 3\), column 1 \('question'\): a quoted field opens there and is never closed; "
+     r"expected a closing '\"'"),
+    ("unclosed_quote_later.csv", 'question,answer\n"1, 2 or 3?",3\n"say ""hi""",x\n2+2?,"4\n',
+     r"row 3 \(line 4\), column 2 \('answer'\): a quoted field opens there and is never closed"),
     ("ragged.csv", "question,answer\n1+2?,3\n2+2?,4,5\n",
      r"row 2 \(line 3\): has 3 fields, the header has 2; expected one value per column"),
     ("duplicate_column.csv", "question,answer,answer\n1+2?,3,4\n",

@@ -196,6 +196,15 @@ def test_a_truncated_checkpoint_is_named(monkeypatch, tmp_path):
     assert message.endswith("); expected a complete .ckpt file written by lit-rlvr")
 
 
+def test_a_checkpoint_that_does_not_exist_is_named_in_one_line(monkeypatch, tmp_path):
+    missing = tmp_path / "no_such.ckpt"
+    message = cli_error(monkeypatch, tmp_path, f"--ckpt_path={missing}")
+    assert message == (
+        f"lit-rlvr: error: --ckpt_path {missing}: no such checkpoint file or folder (give a checkpoint's "
+        "path, or `last` to resume from <trainer.default_root_dir>/checkpoints/last.ckpt)"
+    )
+
+
 def test_a_train_file_without_validation_names_the_options(monkeypatch, tmp_path):
     train = ASSETS / "gsm8k.jsonl"
     message = cli_error(

@@ -297,3 +297,12 @@ def test_paired_differences_give_t_and_a_95_percent_interval():
     )
     with pytest.raises(ValueError, match="share no seed"):
         paired_difference({0: 1.0}, {1: 1.0})
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "configs" / "experiments").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_experiment_file_states_its_outcomes_and_names_existing_configs(path):
+    _, experiment = parse_args(["--experiment", str(path)])
+    assert experiment.outcomes and experiment.metrics and experiment.arms
+    assert (experiment.baseline or experiment.arms[0].name) in [arm.name for arm in experiment.arms]

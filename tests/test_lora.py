@@ -19,7 +19,7 @@ import export_hf  # noqa: E402
 TOKEN_IDS = torch.tensor([[1, 17, 300, 4242, 9, 28], [5, 6, 7, 8, 9, 10]])
 ATTENTION = torch.ones_like(TOKEN_IDS, dtype=torch.bool)
 COMPLETION = torch.ones(2, 3, dtype=torch.bool)
-LORA_ARGS = ["--model.lora={rank: 4, alpha: 8}", "--model.objective.kl_coef=0.05", "--model.lr=5e-2"]
+LORA_ARGS = ["--model.lora={rank: 4, alpha: 8}", "--model.objective.kl_coef=0.05", "--model.lr=5e-3"]
 
 
 def logp(model):
@@ -61,3 +61,15 @@ def test_lora_fit_resumes_from_a_checkpoint_without_the_base_weights_and_exports
     export_hf.export(last, out, dtype="float32", base=None, overwrite=False)  # last.ckpt: step 2 now
     merged = load_causal_lm(str(out))
     torch.testing.assert_close(logp(merged), logp(resumed.model.policy), rtol=0, atol=1e-5)
+
+
+def test_the_adapters_train_at_ten_times_the_configured_rate_unless_told_otherwise():
+    def rate(**lora) -> float:
+        module = RLVRModule(model=TINY, lr=1e-5, lora=LoraSettings(rank=4, **lora))
+        return module.configure_optimizers()["optimizer"].param_groups[0]["lr"]
+
+    assert rate() == pytest.approx(1e-4)
+    assert rate(lr_multiplier=1.0) == pytest.approx(1e-5)
+    assert RLVRModule(model=TINY, lr=1e-5).configure_optimizers()["optimizer"].param_groups[0]["lr"] == 1e-5
+    with pytest.raises(ValueError, match="lr_multiplier > 0"):
+        LoraSettings(lr_multiplier=0.0)

@@ -179,14 +179,39 @@ def _csv(source: str) -> Iterator[Record | Problem]:
     except csv.Error as error:
         where = f"row {number + 1} (line {started})"
         if "unexpected end of data" in str(error):
+            column = _unclosed_quote_column(text, started)
+            named = f" ({header[column - 1]!r})" if header and column <= len(header) else ""
             raise DataFileError(
-                f"{source}: {where}: a quoted field is never closed; expected a closing '\"'"
+                f"{source}: {where}, column {column}{named}: a quoted field opens there and is never "
+                "closed; expected a closing '\"'"
             ) from None
         raise DataFileError(
             f"{source}: {where}: malformed CSV ({error}); expected quotes around whole fields only"
         ) from None
     if number == 0:
         raise DataFileError(f"{source}: has a header but no data rows; expected at least one row")
+
+
+def _unclosed_quote_column(text: str, line: int) -> int:
+    """The 1-based column whose quoted field opens on or after `line` (1-based) and never closes."""
+    position = sum(len(part) for part in text.splitlines(keepends=True)[: line - 1])
+    column, opened, quoted, at_start = 1, 1, False, True
+    while position < len(text):
+        char = text[position]
+        if quoted:
+            if char == '"' and text.startswith('""', position):
+                position += 1  # an escaped quote inside the field
+            elif char == '"':
+                quoted = False
+        elif char == '"' and at_start:
+            quoted, opened = True, column
+        elif char == ",":
+            column += 1
+        elif char == "\n":
+            column = 1
+        at_start = not quoted and char in ",\n"
+        position += 1
+    return opened
 
 
 def _check_header(source: str, header: list[str], line: int) -> None:
