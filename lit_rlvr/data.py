@@ -50,41 +50,56 @@ def collate_prompts(rows: list[dict[str, Any]], pad_token_id: int) -> dict[str, 
 
 
 class ResumableSampler(DistributedSampler):
-    """`DistributedSampler` (shuffled by `seed + epoch`, one shard per rank) that checkpoints its position.
+    """A `DistributedSampler` that is one endless stream of passes over the prompts (pass `e`
+    shuffled by `seed + e`, one shard per rank), its position checkpointed.
 
-    Lightning does not fast-forward a plain sampler on resume, so a run restarted mid-epoch would see
-    the epoch's first prompts again. The position counts indices handed to the loader; with
-    `num_workers=0` and a sized dataset (no prefetching), that is exactly the batches trained on.
+    Lightning's epochs are only windows of `len(self)` indices of that stream: each new iterator
+    continues where the last one stopped. So a run resumed mid-pass continues the pass (Lightning
+    does not fast-forward a plain sampler), and a finished run extended with a larger `max_steps`
+    takes what a longer run would have (Lightning counts a run stopped by `max_steps` as a finished
+    epoch, which would otherwise start a new shuffle at once). The position counts indices handed to
+    the loader; with `num_workers=0` and a sized loader (Lightning fetches no batch ahead), that is
+    exactly the batches trained on.
     """
 
     def __init__(self, dataset: Any, *, num_replicas: int, rank: int, seed: int) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
-        self.served = 0
-        self._resume_at: tuple[int, int] | None = None
+        self.served = 0  # indices of pass `self.epoch` handed out
+
+    def set_epoch(self, epoch: int) -> None:
+        """Ignored: the stream counts its own passes (see the class)."""
 
     def __iter__(self) -> Iterator[int]:
-        indices = list(super().__iter__())
-        start = 0
-        if self._resume_at is not None and self._resume_at[0] == self.epoch:
-            start = self._resume_at[1]
-        self._resume_at = None
-        self.served = start
-        for index in indices[start:]:
-            self.served += 1
-            yield index
+        while True:
+            order = list(super().__iter__())  # this rank's share of pass `self.epoch`
+            while self.served < len(order):
+                self.served += 1
+                yield order[self.served - 1]
+            self.epoch, self.served = self.epoch + 1, 0
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "served": self.served, "replicas": self.num_replicas}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        """The next pass over `state["epoch"]` skips the indices already trained on, by every process.
+        """Continues after the indices already trained on, by every process.
 
         Each process serves every `num_replicas`-th index of one shuffled order, so after `served`
         each on `replicas` processes the first `served * replicas` indices of that order are used,
         whatever the world size that resumes (rounded down to whole indices per process).
         """
         trained = state["served"] * state.get("replicas", self.num_replicas)
-        self._resume_at = (state["epoch"], trained // self.num_replicas)
+        self.epoch, self.served = state["epoch"], trained // self.num_replicas
+
+
+class ResumableLoader(DataLoader):
+    """The training loader: its state is its sampler's position, offered the way Lightning looks for
+    a resumable loader (`state_dict` / `load_state_dict` on the loader itself)."""
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
 
 
 class PromptDataModule(LightningDataModule):
@@ -167,7 +182,7 @@ class PromptDataModule(LightningDataModule):
             self.splits[split] = kept
 
     def _loader(self, split: Split, batch_size: int, sampler: ResumableSampler | None = None) -> DataLoader:
-        return DataLoader(
+        return (DataLoader if sampler is None else ResumableLoader)(
             self.splits[split],
             batch_size=batch_size,
             sampler=sampler,

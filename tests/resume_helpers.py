@@ -28,7 +28,7 @@ class StepLog(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(LOGGED)}
         prompts = [row["messages"][-1]["content"] for row in batch["rows"]]
-        line = {"step": trainer.global_step, "epoch": trainer.current_epoch, "prompts": prompts, **metrics}
+        line = {"step": trainer.global_step, "rank": trainer.global_rank, "prompts": prompts, **metrics}
         with open(self.path, "a") as file:
             file.write(json.dumps(line) + "\n")
             file.flush()

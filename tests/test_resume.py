@@ -5,6 +5,7 @@ seeds). The training split holds 4 prompts and a step takes 2, so an epoch is 2 
 checkpoint every 3 steps lands mid-epoch (step 3) and on an epoch boundary (step 6).
 """
 
+import itertools
 import json
 import os
 import signal
@@ -163,19 +164,26 @@ def test_rollout_callback_checkpoints_its_reward_failure_counts():
     second.scorer.close()
 
 
-def test_sampler_resumes_mid_epoch_and_reshuffles_the_next_one():
-    first = sampler_at(1)
-    order = iter(first)
-    seen = [next(order) for _ in range(4)]
-    second = sampler_at(1, first.state_dict())
-    assert seen + list(second) == list(sampler_at(1))
-    third = sampler_at(2, second.state_dict())  # saved at the end of epoch 1: epoch 2 starts afresh
-    assert list(third) == list(sampler_at(2)) != list(sampler_at(1))
+def test_sampler_resumes_mid_pass_and_reshuffles_each_pass():
+    first = sampler()
+    stream = iter(first)
+    seen = [next(stream) for _ in range(4)]
+    uninterrupted = list(itertools.islice(sampler(), 30))
+    assert seen + list(itertools.islice(sampler(first.state_dict()), 26)) == uninterrupted
+    for start in (0, 10, 20):  # every prompt once per pass, each pass in a new order
+        assert sorted(uninterrupted[start : start + 10]) == list(range(10))
+    assert uninterrupted[:10] != uninterrupted[10:20] != uninterrupted[20:]
+    # saved at the end of a pass, it starts the next one; Lightning's epochs do not move it
+    ended = sampler({"epoch": 0, "served": 10, "replicas": 1})
+    ended.set_epoch(7)
+    assert list(itertools.islice(ended, 10)) == uninterrupted[10:20]
+    # a new iterator (Lightning's next epoch) continues the stream
+    window = sampler()
+    assert list(itertools.islice(window, 7)) + list(itertools.islice(window, 7)) == uninterrupted[:14]
 
 
-def sampler_at(epoch: int, state: dict | None = None) -> ResumableSampler:
-    sampler = ResumableSampler(range(10), num_replicas=1, rank=0, seed=3)
+def sampler(state: dict | None = None) -> ResumableSampler:
+    resumable = ResumableSampler(range(10), num_replicas=1, rank=0, seed=3)
     if state is not None:
-        sampler.load_state_dict(state)
-    sampler.set_epoch(epoch)
-    return sampler
+        resumable.load_state_dict(state)
+    return resumable

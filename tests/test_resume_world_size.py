@@ -2,6 +2,7 @@
 checkpoint under FSDP2, through the real CLI (gloo on CPU). Weights, optimizer state and step
 counters carry over, and the data position counts the prompts trained on by every process."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -47,13 +48,13 @@ def test_data_position_carries_over_to_another_world_size(before, after):
     for sampler in old:
         stream = iter(sampler)
         trained |= {next(stream) for _ in range(6)}
-    order = list(ResumableSampler(dataset, num_replicas=1, rank=0, seed=3))
+    order = list(itertools.islice(ResumableSampler(dataset, num_replicas=1, rank=0, seed=3), 40))  # pass 0
     assert trained == set(order[: 6 * before])
     rest = []
     for rank in range(after):
         sampler = ResumableSampler(dataset, num_replicas=after, rank=rank, seed=3)
         sampler.load_state_dict(old[0].state_dict())
-        rest += list(sampler)
+        rest += list(itertools.islice(sampler, len(sampler) - sampler.served))  # the rest of the pass
     assert sorted(rest) == sorted(order[6 * before :])
 
 
