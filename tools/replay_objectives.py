@@ -11,9 +11,12 @@ Per arm and optimizer step it reports:
 - `zero_grad_tokens`: the share of completion tokens whose loss has zero gradient (clipped, zero
   advantage, dropped), as `RLVRModule` logs it (`update/zero_grad_tokens`);
 - `clip_frac`: the share of the objective's own units clipped, low and high together;
-- `kl_to_start`: KL(start || now) per token on every saved completion (k3);
+- `kl_to_start`: KL(start || now) per token on the probe completions (k3);
 - `logp_change_correct`, `logp_change_incorrect`: the mean change since the start of the
-  log-likelihood of the saved completions that were right, and of those that were wrong.
+  log-likelihood of the probe completions that were right, and of those that were wrong.
+
+The probe is the first `--probe` saved rollouts (every one by default), scored after each optimizer
+step: on a CPU a smaller probe keeps the readings affordable.
 
     python tools/replay_objectives.py --out runs/replay --rollouts 4 \\
         --arm grpo=configs/grpo.yaml --arm 'gspo=configs/gspo.yaml' \\
@@ -86,8 +89,8 @@ class ReplayRollouts(Callback):
 
 
 class DriftReadings(Callback):
-    """After every policy optimizer step: KL to the start and the log-likelihood change on every
-    saved completion, logged on the optimizer-step axis (`update/`)."""
+    """After every policy optimizer step: KL to the start and the log-likelihood change on the probe
+    rollouts' completions, logged on the optimizer-step axis (`update/`)."""
 
     def __init__(self, rollouts: list[Rollout]) -> None:
         self.rollouts = rollouts
@@ -119,14 +122,16 @@ class DriftReadings(Callback):
         self.updates += 1
 
 
-def replay(name: str, arm_args: list[str], rollouts: list[Rollout], out: Path) -> list[dict[str, Any]]:
+def replay(
+    name: str, arm_args: list[str], rollouts: list[Rollout], probe: list[Rollout], out: Path
+) -> list[dict[str, Any]]:
     """Trains one arm on the saved rollouts; returns its readings per optimizer step."""
     cli = build(arm_args, out / name)
     steps = len(rollouts) * cli.model.updates_per_rollout
     trainer = cli.trainer
     trainer.fit_loop.epoch_loop.max_steps = steps
     trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, RolloutCollector)]
-    trainer.callbacks += [ReplayRollouts(rollouts), DriftReadings(rollouts)]
+    trainer.callbacks += [ReplayRollouts(rollouts), DriftReadings(probe)]
     trainer.fit(cli.model, datamodule=cli.datamodule)
     scalars = read_scalars(version_dirs(out / name, all_versions=False)[0])
     by_step: dict[int, dict[str, Any]] = {}
@@ -175,6 +180,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rollouts", type=int, default=4, help="rollouts drawn and replayed")
     parser.add_argument("--out", type=Path, default=Path("runs/replay"))
     parser.add_argument("--load", type=Path, help="replay rollouts saved earlier instead of drawing new ones")
+    parser.add_argument(
+        "--probe", type=int, help="rollouts scored after each step for the drift (default: all)"
+    )
     args = parser.parse_args(own)
     arms = {}
     for text in args.arm:
@@ -192,7 +200,7 @@ def main(argv: list[str]) -> None:
     rows = []
     for i, (name, arm_args) in enumerate(arms.items(), 1):
         print(f"[{i}/{len(arms)}] replaying {name}: {shlex.join(arm_args)}", flush=True)
-        rows += replay(name, arm_args, rollouts, args.out)
+        rows += replay(name, arm_args, rollouts, rollouts[: args.probe], args.out)
     fields = ["arm", "update", "rollout_step", "on_policy", *READINGS]
     with (args.out / "replay.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=fields, extrasaction="ignore")
