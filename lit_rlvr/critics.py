@@ -100,6 +100,11 @@ class _ScalarHeadModel(nn.Module):
         )
         return output.last_hidden_state  # [N, L, H]
 
+    def _scalar(self, hidden: Tensor) -> Tensor:
+        """`[...]` float32 head outputs of `[..., H]` states, as a new tensor: FSDP2 warns when a
+        wrapped module returns a view (an in-place op on one would skip its pre-backward all-gather)."""
+        return self.head(hidden).squeeze(-1).to(torch.float32, copy=True)
+
 
 def _keep_first_layers(backbone: nn.Module, num_layers: int, model: str) -> None:
     """Cuts a decoder-only backbone to its first `num_layers` blocks, pretrained weights kept."""
@@ -132,7 +137,7 @@ class TokenValueCritic(_ScalarHeadModel):
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, num_completion: int) -> Tensor:
         hidden = self._hidden(input_ids, attention_mask)[:, -num_completion - 1 : -1]  # [N, T, H]
-        return self.head(hidden).squeeze(-1).float()
+        return self._scalar(hidden)
 
     def values(self, part: Rollout) -> Tensor:
         """`[n, T]` values of a (trimmed) rollout slice, 0 off the completion mask."""
@@ -194,7 +199,7 @@ class PromptValueCritic(_ScalarHeadModel):
 
     def forward(self, prompt_ids: Tensor, prompt_mask: Tensor) -> Tensor:
         """`[n]` logits at the last prompt position of left-padded `[n, P]` prompts."""
-        return self.head(self._hidden(prompt_ids, prompt_mask)[:, -1]).squeeze(-1).float()
+        return self._scalar(self._hidden(prompt_ids, prompt_mask)[:, -1])
 
     @torch.no_grad()
     def rollout_values(self, rollout: Rollout, micro_batch_size: int) -> Tensor:
