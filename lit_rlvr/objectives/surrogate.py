@@ -200,10 +200,7 @@ def clipped_token_loss(
         )
         loss = loss + kl_coef * kl
         metrics["objective/kl_ref"] = masked_mean(kl.detach(), batch.mask)
-    if entropy_coef > 0:
-        loss = loss - entropy_coef * batch.entropy
-    metrics["objective/entropy"] = masked_mean(batch.entropy.detach(), batch.mask)
-    return ObjectiveOutput(aggregate(loss, batch.mask, aggregation, batch.norm, batch.weights), metrics)
+    return reduce_loss(loss, batch, metrics, aggregation=aggregation, entropy_coef=entropy_coef)
 
 
 class ClippedObjective(Objective):
