@@ -167,7 +167,7 @@ class TokenValueCritic(_ScalarHeadModel):
         """One optimizer step of the objective's value loss per mini-batch; returns `critic/` metrics.
 
         Args:
-            objective: PPO (`value_loss`).
+            objective: PPO (`token_value_loss`).
             rollout: the verified rollout.
             returns: `[N, T]` the regression targets from `objective.advantages`.
             values_old: `[N, T]` values at rollout time (the value clip's centre).
@@ -181,7 +181,7 @@ class TokenValueCritic(_ScalarHeadModel):
             for micro in mini.split(step.micro_batch_size):
                 part = rollout.select(micro)
                 width = part.completion_mask.shape[1]
-                out = objective.value_loss(
+                out = objective.token_value_loss(
                     self.values(part),
                     values_old[micro, :width],
                     returns[micro, :width],
@@ -224,7 +224,7 @@ class PromptValueCritic(_ScalarHeadModel):
         """One BCE step per mini-batch of sequences, each against its own prompt's logit.
 
         Args:
-            objective: SequencePPO (`value_loss`, `critic_metrics`).
+            objective: SequencePPO (`prompt_value_loss`, `critic_metrics`).
             rollout: the verified rollout.
             returns: `[B, G]` rewards, the BCE targets (`objective.advantages`).
             values_old: `[B]` logits at rollout time, which gave the advantages.
@@ -242,11 +242,11 @@ class PromptValueCritic(_ScalarHeadModel):
                 logits = self(part.prompt_ids, part.prompt_mask)  # [n]
                 # each micro-batch's share of the (global) mini-batch's mean BCE
                 share = len(micro) / mini_norm.sequences
-                step.backward(objective.value_loss(logits, targets[micro]) * share)
+                step.backward(objective.prompt_value_loss(logits, targets[micro]) * share)
             totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
         return {
             **objective.critic_metrics(values_old, returns),
-            "critic/value_loss": objective.value_loss(values_old, returns),
+            "critic/value_loss": objective.prompt_value_loss(values_old, returns),
             **totals.means(),
         }
 

@@ -137,7 +137,7 @@ class PPO(ClippedObjective):
             advantages = masked_whiten(advantages, mask, reduce_sum=reduce_sum)
         return Advantages(advantages, returns)
 
-    def value_loss(
+    def token_value_loss(
         self, values: Tensor, values_old: Tensor, returns: Tensor, mask: Tensor, norm: LossNorm
     ) -> ObjectiveOutput:
         """The critic's clipped squared error on one micro-batch (see `clipped_value_loss`)."""

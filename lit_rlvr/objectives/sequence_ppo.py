@@ -70,5 +70,5 @@ class SequencePPO(ClippedObjective):
         sequence = sequence_advantages(rewards, values).reshape(-1)  # [N]
         return Advantages(sequence[:, None].expand(mask.shape), rewards)
 
-    value_loss = staticmethod(bce_value_loss)
+    prompt_value_loss = staticmethod(bce_value_loss)
     critic_metrics = staticmethod(prompt_critic_metrics)

@@ -70,7 +70,7 @@ def test_clipped_value_loss_by_hand():
 
 def test_value_loss_ignores_padding():
     values = torch.tensor([[0.2, float("inf")]], requires_grad=True)
-    out = PPO().value_loss(
+    out = PPO().token_value_loss(
         values, torch.zeros(1, 2), torch.ones(1, 2), torch.tensor([[True, False]]), LossNorm(1, 1, 2)
     )
     out.loss.backward()
