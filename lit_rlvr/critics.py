@@ -14,7 +14,8 @@ Both start from a backbone (`CriticConfig.model`: the policy's by default, or a 
 with the same tokenizer) and a zero-initialised linear head, so the first values are 0 (token
 critic) or 0.5 (prompt critic). The module reads `rollout_values` *before* the critic's update on
 this rollout and gives them to `objective.advantages`; `learn` then takes one optimizer step per
-mini-batch (the policy's mini-batch structure) on the targets `objective.advantages` returned.
+mini-batch of the policy's own (the same rows, in the same order) on the targets
+`objective.advantages` returned.
 
 The critic is stepped with the raw `torch.optim` optimizer, not Lightning's wrapper: in manual
 optimization every wrapped `step()` counts as a global step, and `trainer.max_steps` counts the

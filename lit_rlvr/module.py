@@ -183,7 +183,7 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
         order = self._mini_batch_order(len(rollout.texts))
         rollout = self._score(rollout, order)
         scored = time.perf_counter()
-        estimate, critic_metrics = self._advantages(rollout, rewards)
+        estimate, critic_metrics = self._advantages(rollout, rewards, order)
         warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
         # while the critic warms up, only it learns
         mismatch = {} if warming_up else self._update(rollout, estimate.advantages, order)
@@ -223,8 +223,11 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             return {}
         return {f"reward/shaped_{k}": v for k, v in metrics.stats(rewards.float().flatten()).items()}
 
-    def _advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Advantages, dict[str, Tensor]]:
-        """`objective.advantages` over the critic's pre-update values; then the critic learns its targets."""
+    def _advantages(
+        self, rollout: Rollout, rewards: Tensor, order: list[Tensor]
+    ) -> tuple[Advantages, dict[str, Tensor]]:
+        """`objective.advantages` over the critic's pre-update values; then the critic learns its
+        targets, one optimizer step per mini-batch of the policy's `order`."""
         mask = rollout.completion_mask
         kl = None
         if self.objective.kl_in_reward:
@@ -244,9 +247,8 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             micro_batch_size=self.micro_batch_size,
             mean_over_processes=strategy.mean_over_processes(self.trainer),
         )
-        mini_batches = self._mini_batch_order(len(mask))
         return estimate, self.critic.learn(
-            self.objective, rollout, estimate.returns, values, mini_batches=mini_batches, step=step
+            self.objective, rollout, estimate.returns, values, mini_batches=order, step=step
         )
 
     def _all_processes(self, values: Tensor) -> Tensor:

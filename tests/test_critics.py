@@ -127,6 +127,13 @@ def test_the_critic_takes_one_step_per_mini_batch(config, tmp_path):
     steps = {float(state["step"]) for state in critic_optimizer.state.values()}
     assert steps == {4.0}, steps
     assert {float(state["step"]) for state in policy_optimizer.state.values()} == {4.0}
+    # ... on the policy's own mini-batches: the one rollout's order is the only shuffle drawn
+    module = cli.model
+    rows = 4 * (cli.config["fit"]["rollout"]["engine"]["init_args"]["samples_per_prompt"])
+    expected = torch.Generator().manual_seed(module.hparams.seed)
+    for _ in range(module.ppo_epochs):
+        torch.randperm(rows, generator=expected)
+    assert torch.equal(module._shuffle.get_state(), expected.get_state())
 
 
 def test_a_small_critic_is_the_first_layers_of_a_pretrained_model():

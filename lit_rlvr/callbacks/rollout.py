@@ -1,8 +1,8 @@
 """The rollout callback: before each batch, sample completions from the policy, verify them, hand them over.
 
-It is a callback, as the design card asks, because *when* and *how* rollouts are produced is a
-scheduling concern that researchers swap (another sampler, a reward server, dynamic sampling),
-while the module only consumes a verified `Rollout`. It stays a thin scheduler over two
+It is a callback because *when* and *how* rollouts are produced is a scheduling concern that
+researchers swap (another sampler, a reward server, dynamic sampling), while the module only
+consumes a verified `Rollout`. It stays a thin scheduler over two
 components that are tested on their own: a `RolloutEngine` (`lit_rlvr.rollout`, chosen by class
 path under `rollout.engine`, which holds the sampling knobs) and `RewardScorer`.
 

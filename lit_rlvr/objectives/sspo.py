@@ -18,10 +18,8 @@ entropy-to-bound mapping below are OURS, to be replaced once the paper's method 
 The base bounds are sized for subsentences, not whole responses. A geometric mean over k tokens
 whose log-ratios drift with spread sigma spreads about sigma / sqrt(k); token-level PPO clips at
 0.2 (DAPO's upper 0.28) for k = 1, so a typical subsentence of ~16 tokens gets 0.2 / 4 = 0.05 and
-0.28 / 4 = 0.07. GSPO's 3e-4 / 4e-4 were sized for geometric means over hundreds to thousands of
-tokens: on random batches with token log-ratio noise of 0.01-0.2 they clipped 46-50% of segments
-(nearly every segment that moved), while a base of 0.2 clipped 0-2%. `objective/segment_clip_frac_*`
-log the share of segments clipped, the paper's diagnostic (GSPO's clip fraction sits near zero).
+0.28 / 4 = 0.07 (GSPO's 3e-4 / 4e-4 were sized for geometric means over thousands of tokens).
+`objective/segment_clip_frac_*` log the share of segments clipped, the paper's diagnostic.
 Group-normalised advantage, `seq_mean_token_mean`, no KL.
 """
 
