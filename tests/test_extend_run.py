@@ -4,34 +4,18 @@ and in two. An epoch is 4 steps here (8 prompts, 2 per step), so the extension f
 epoch the first run stopped in and crosses into the next."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_resume import ARGS, TESTS
+from test_resume import run_fit
 
 EIGHT_PROMPTS = ["--data.task.train_size=8", "--checkpoint_every_n_steps=10"]
 
 
 def fit(root: Path, *args: str) -> str:
     """Runs fit under `root`, logging each step's prompts per process; returns what it printed."""
-    init = f"{{path: {root / 'steps.jsonl'}, kill_at_step: 0}}"
-    log = f"--trainer.callbacks+={{class_path: resume_helpers.StepLog, init_args: {init}}}"
-    command = [
-        sys.executable,
-        "-m",
-        "lit_rlvr",
-        "fit",
-        *ARGS,
-        f"--trainer.default_root_dir={root}",
-        log,
-        *args,
-    ]
-    environ = {**os.environ, "PYTHONPATH": str(TESTS)}
-    done = subprocess.run(command, cwd=TESTS, env=environ, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_fit(root, *args)
+    assert done.returncode == 0
     return done.stdout + done.stderr
 
 

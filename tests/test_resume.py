@@ -55,6 +55,17 @@ def fit(
     config: str | None = None,
 ) -> int:
     """Runs fit under `root`, logging steps to `root/steps.jsonl`; returns the exit status."""
+    return run_fit(root, *args, kill_at_step=kill_at_step, env=env, config=config).returncode
+
+
+def run_fit(
+    root: Path,
+    *args: str,
+    kill_at_step: int = 0,
+    env: dict[str, str] | None = None,
+    config: str | None = None,
+) -> subprocess.CompletedProcess:
+    """`fit`, returning the finished process (its output too)."""
     init = f"{{path: {root / 'steps.jsonl'}, kill_at_step: {kill_at_step}}}"
     log = f"--trainer.callbacks+={{class_path: resume_helpers.StepLog, init_args: {init}}}"
     command = [
@@ -72,7 +83,7 @@ def fit(
     done = subprocess.run(command, cwd=TESTS, env=environ, capture_output=True, text=True, timeout=300)
     if done.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(done.stderr[-4000:])
-    return done.returncode
+    return done
 
 
 def steps(root: Path) -> dict[int, dict]:
