@@ -138,11 +138,11 @@ class VLLMEngine(RolloutEngine):
             seed=int(torch.randint(2**31 - 1, ())) if self.on_gpu else None,
         )
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        samples = [sample for output in outputs for sample in sorted(output.outputs, key=lambda o: o.index)]
-        width = max(len(sample.token_ids) for sample in samples)
-        completion_ids = torch.full((len(samples), width), tokenizer.pad_token_id, dtype=torch.long)
+        drawn = [sample for output in outputs for sample in sorted(output.outputs, key=lambda o: o.index)]
+        width = max(len(sample.token_ids) for sample in drawn)
+        completion_ids = torch.full((len(drawn), width), tokenizer.pad_token_id, dtype=torch.long)
         sampler_logp = torch.zeros(completion_ids.shape, dtype=torch.float32)
-        for row, sample in enumerate(samples):
+        for row, sample in enumerate(drawn):
             completion_ids[row, : len(sample.token_ids)] = torch.tensor(sample.token_ids)
             if not greedy:
                 drawn = [next(iter(step.values())).logprob for step in sample.logprobs]
