@@ -62,6 +62,7 @@ def test_each_arm_trains_on_the_same_saved_rollouts_step_by_step(replayed):
     assert float(step["logp_change_correct"]) > float(step["logp_change_incorrect"])
 
 
+@pytest.mark.slow  # 40 seconds: a second replay; the first one's readings are checked above
 def test_replaying_saved_rollouts_again_gives_the_same_readings(replayed, tmp_path):
     out, rows = replayed
     replay(tmp_path, "--load", str(out / "rollouts.pt"), "--arm", "grpo=configs/grpo.yaml", "--", *TINY)
