@@ -162,7 +162,7 @@ class TokenValueCritic(_ScalarHeadModel):
         returns: Tensor,
         values_old: Tensor,
         *,
-        mini_batches: Sequence[Tensor],
+        order: Sequence[Tensor],
         step: CriticStep,
     ) -> dict[str, Tensor]:
         """One optimizer step of the objective's value loss per mini-batch; returns `critic/` metrics.
@@ -172,12 +172,12 @@ class TokenValueCritic(_ScalarHeadModel):
             rollout: the verified rollout.
             returns: `[N, T]` the regression targets from `objective.advantages`.
             values_old: `[N, T]` values at rollout time (the value clip's centre).
-            mini_batches: row indices of each critic optimizer step, in order.
+            order: row indices of each critic optimizer step (the policy's mini-batches), in order.
             step: the critic's optimizer and the module's backward.
         """
         mask = rollout.completion_mask
         totals = WeightedMeans()
-        for mini in mini_batches:
+        for mini in order:
             norm = LossNorm.of(mask[mini], rollout.max_new_tokens, step.mean_over_processes)
             for micro in mini.split(step.micro_batch_size):
                 part = rollout.select(micro)
@@ -219,7 +219,7 @@ class PromptValueCritic(_ScalarHeadModel):
         returns: Tensor,
         values_old: Tensor,
         *,
-        mini_batches: Sequence[Tensor],
+        order: Sequence[Tensor],
         step: CriticStep,
     ) -> dict[str, Tensor]:
         """One BCE step per mini-batch of sequences, each against its own prompt's logit.
@@ -229,12 +229,12 @@ class PromptValueCritic(_ScalarHeadModel):
             rollout: the verified rollout.
             returns: `[B, G]` rewards, the BCE targets (`objective.advantages`).
             values_old: `[B]` logits at rollout time, which gave the advantages.
-            mini_batches: row indices (sequences) of each critic optimizer step, in order.
+            order: row indices (sequences) of each critic optimizer step (the policy's), in order.
             step: the critic's optimizer and the module's backward.
         """
         targets = returns.reshape(-1)  # [N]
         totals = WeightedMeans()
-        for mini in mini_batches:
+        for mini in order:
             mini_norm = LossNorm.of(
                 rollout.completion_mask[mini], rollout.max_new_tokens, step.mean_over_processes
             )

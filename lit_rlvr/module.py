@@ -248,7 +248,7 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             mean_over_processes=strategy.mean_over_processes(self.trainer),
         )
         return estimate, self.critic.learn(
-            self.objective, rollout, estimate.returns, values, mini_batches=order, step=step
+            self.objective, rollout, estimate.returns, values, order=order, step=step
         )
 
     def _all_processes(self, values: Tensor) -> Tensor:
