@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from compare_objectives import load_pyplot
 from lightning import Callback
-from run_curves import read_scalars, version_dirs
+from run_curves import clip_fractions, read_scalars, version_dirs
 
 from lit_rlvr.callbacks import RolloutCollector
 from lit_rlvr.cli import run
@@ -134,26 +135,18 @@ def replay(
     trainer.callbacks += [ReplayRollouts(rollouts), DriftReadings(probe)]
     trainer.fit(cli.model, datamodule=cli.datamodule)
     scalars = read_scalars(version_dirs(out / name, all_versions=False)[0])
-    by_step: dict[int, dict[str, Any]] = {}
-    for tag, events in scalars.items():
-        for event in events:
-            row = by_step.setdefault(event.step, {"arm": name, "update": event.step})
-            if tag.endswith(("clip_frac_low", "clip_frac_high")) and tag.startswith("objective/"):
-                row["clip_frac"] = row.get("clip_frac", 0.0) + event.value
-            elif tag in ("update/rollout_step", "update/on_policy"):
-                row[tag.removeprefix("update/")] = event.value
-            elif tag.removeprefix("update/") in READINGS:
-                row[tag.removeprefix("update/")] = event.value
-    return [by_step[step] for step in sorted(by_step) if step < steps]
+    rows = [{"arm": name, "update": step} for step in range(steps)]
+    for step, share in clip_fractions(scalars).items():
+        rows[step]["clip_frac"] = share
+    for key in ("rollout_step", "on_policy", *READINGS):
+        for event in scalars.get(f"update/{key}", []):
+            rows[event.step][key] = event.value
+    return rows
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """One panel per reading, one line per arm, over optimizer steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
-
+    pyplot = load_pyplot()
     fig, axes = pyplot.subplots(1, len(READINGS), figsize=(4.2 * len(READINGS), 3.4), layout="constrained")
     arms = list(dict.fromkeys(row["arm"] for row in rows))
     for ax, reading in zip(axes, READINGS, strict=True):

@@ -232,6 +232,17 @@ def summarize(run: Run, last: int, target: float | None) -> dict[str, float | No
     return row
 
 
+def clip_fractions(scalars: dict[str, list[ScalarEvent]]) -> dict[int, float]:
+    """Optimizer step -> the share of the objective's own units clipped there, low and high added
+    (whichever `objective/*clip_frac_low|high` it logs: tokens, sequences or segments)."""
+    per_step: dict[int, float] = {}
+    for tag, events in scalars.items():
+        if tag.startswith("objective/") and tag.endswith(("clip_frac_low", "clip_frac_high")):
+            for event in events:
+                per_step[event.step] = per_step.get(event.step, 0.0) + event.value
+    return per_step
+
+
 def stability(run: Run) -> dict[str, float | None]:
     """How much of each off-policy update the clip kept and how steady the updates were.
 
@@ -243,16 +254,7 @@ def stability(run: Run) -> dict[str, float | None]:
     `grad_clipped_share`, the share of steps whose gradient the norm clip scaled down.
     """
     off_policy = {e.step for e in run.scalars.get("update/on_policy", []) if e.value == 0}
-    clip_tags = [
-        tag
-        for tag in run.scalars
-        if tag.startswith("objective/") and tag.endswith(("clip_frac_low", "clip_frac_high"))
-    ]
-    per_step: dict[int, float] = {}
-    for tag in clip_tags:
-        for event in run.scalars[tag]:
-            if event.step in off_policy:
-                per_step[event.step] = per_step.get(event.step, 0.0) + event.value
+    per_step = {step: share for step, share in clip_fractions(run.scalars).items() if step in off_policy}
     kl = [e.value for e in run.scalars.get("objective/approx_kl_old", []) if e.step in off_policy]
     norms = [e.value for e in run.scalars.get("update/grad_norm", [])]
     applied = [e.value for e in run.scalars.get("update/grad_norm_clipped", [])]
