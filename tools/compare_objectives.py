@@ -43,7 +43,6 @@ import argparse
 import csv
 import math
 import shlex
-import statistics
 import subprocess
 import sys
 import time
@@ -446,10 +445,10 @@ def main(argv: list[str]) -> int:
         metrics, notes = present_metrics(arms, experiment.metrics)
         if not metrics:
             sys.exit(f"compare_objectives.py: none of the metrics {experiment.metrics} was logged by any run")
-        if experiment.target_accuracy is not None:
-            check_target(arms, experiment.target_accuracy)
-        notes += plot(pyplot, arms, metrics, experiment, args.smooth)
         rows = [summary_row(name, runs, args.last, experiment.target_accuracy) for name, runs in arms.items()]
+        if experiment.target_accuracy is not None:
+            check_target(rows, experiment.target_accuracy)
+        notes += plot(pyplot, arms, metrics, experiment, args.smooth)
         paired = paired_rows(arms, experiment.baseline or next(iter(arms)), experiment.outcomes)
         for name, runs in arms.items():
             for run in runs:
@@ -502,17 +501,18 @@ def seed_of(run: Run) -> int:
     return int(run.name[len("seed") :]) if run.name.startswith("seed") and run.name[4:].isdigit() else 0
 
 
-def check_target(arms: dict[str, list[Run]], target: float) -> None:
+def check_target(rows: list[dict[str, object]], target: float) -> None:
     """Refuses a target at or below every arm's mean starting `val/accuracy` (nothing to reach).
+
+    Args:
+        rows: the arms' summary rows (`summary_row`), holding `val_accuracy_start`.
 
     Raises:
         ValueError: naming each arm's start.
     """
-    starts = {}
-    for name, runs in arms.items():
-        values = [v for run in runs if (v := summarize(run, 1, None)["val_accuracy_start"]) is not None]
-        if values:
-            starts[name] = statistics.fmean(values)
+    starts = {
+        row["objective"]: row["val_accuracy_start"] for row in rows if row["val_accuracy_start"] is not None
+    }
     if starts and all(target <= start for start in starts.values()):
         listed = ", ".join(f"{name} {start:.3f}" for name, start in starts.items())
         raise ValueError(
