@@ -8,7 +8,7 @@ from typing import Literal
 
 import datasets
 
-from lit_rlvr.tasks.base import Split, Task, chat
+from lit_rlvr.tasks.base import Split, Task, chat, distinct_problems
 
 Operation = Literal["+", "-", "*"]
 Phrasing = Literal["word", "plain"]
@@ -87,9 +87,7 @@ class ArithmeticTask(Task):
 
     def rows(self, split: Split) -> datasets.Dataset:
         rng = random.Random(self.seed)
-        held_out: set[tuple[int, Operation, int]] = set()
-        while len(held_out) < self.val_size:
-            held_out.add(self._problem(rng))
+        held_out = set(distinct_problems(lambda: self._problem(rng), self.val_size, task="ArithmeticTask"))
         if split == "validation":
             problems = sorted(held_out)
             random.Random(self.seed + 1).shuffle(problems)
