@@ -226,6 +226,9 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
     )
     assert "[1/4] hot seed 0: starting at 0s" in done.stdout and "[4/4] cold seed 1 done in " in done.stdout
     assert "about " in done.stdout and " left: " in done.stdout  # the progress line's estimate
+    assert done.stdout.index("[2/4] cold seed 0") < done.stdout.index("[3/4] hot seed 1")  # seeds outside
+    again = compare("--experiment", str(experiment))  # run again, it goes on: nothing left to train
+    assert again.returncode == 0 and again.stdout.count("finished before, kept") == 4, again.stdout
     assert "| hot | 2 |" in done.stdout and " ± " in done.stdout
     for arm in ("hot", "cold"):
         for seed in (0, 1):

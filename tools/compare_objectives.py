@@ -164,20 +164,23 @@ def read_experiment(path: Path) -> dict[str, Any]:
 
 
 def train(experiment: Experiment) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Runs `python -m lit_rlvr fit` for each arm and seed in turn, printing a progress line per run.
+    """Runs `python -m lit_rlvr fit` for each seed and arm in turn, printing a progress line per run.
 
     Each run gets the arm's configs, the shared overrides, the arm's own, then the seed's and the
-    output folder (`<out>/<arm>/seed<S>`, or `<out>/<arm>` without seeds), later ones winning.
+    output folder (`<out>/<arm>/seed<S>`, or `<out>/<arm>` without seeds), later ones winning. Seeds
+    go in the outer loop, so an experiment stopped part way holds every arm for the seeds it
+    finished. A run whose folder holds `finished.txt` with the same command is kept, not retrained:
+    an experiment too long for one sitting is run again to go on.
 
     Returns:
         The `(arm, folder)` of each run that finished, and the labels of those that failed.
     """
     seeds = experiment.seeds if experiment.seeds is not None else [None]
-    total = len(experiment.arms) * len(seeds)
+    runs = [(arm, seed) for seed in seeds for arm in experiment.arms]
     finished: list[tuple[str, Path]] = []
     failed: list[str] = []
-    started = time.monotonic()
-    for i, (arm, seed) in enumerate(((arm, seed) for arm in experiment.arms for seed in seeds), 1):
+    started, trained = time.monotonic(), 0
+    for i, (arm, seed) in enumerate(runs, 1):
         root = experiment.out / arm.name
         label, seed_args = arm.name, []
         if seed is not None:
@@ -185,17 +188,24 @@ def train(experiment: Experiment) -> tuple[list[tuple[str, Path]], list[str]]:
             seed_args = [f"--seed_everything={seed}", f"--model.seed={seed}", f"--data.seed={seed}"]
         command = [sys.executable, "-m", "lit_rlvr", "fit", *(f"--config={c}" for c in arm.configs)]
         command += [*experiment.args, *arm.args, *seed_args, f"--trainer.default_root_dir={root}"]
+        marker, head = root / "finished.txt", f"[{i}/{len(runs)}] {label}"
+        if marker.is_file() and marker.read_text() == shlex.join(command[1:]):
+            print(f"{head}: finished before, kept ({marker})", flush=True)
+            finished.append((arm.name, root))
+            continue
         elapsed = time.monotonic() - started
-        left = f", about {clock(elapsed / (i - 1) * (total - i + 1))} left" if i > 1 else ""
-        print(f"[{i}/{total}] {label}: starting at {clock(elapsed)}{left}: {shlex.join(command)}", flush=True)
+        left = f", about {clock(elapsed / trained * (len(runs) - i + 1))} left" if trained else ""
+        print(f"{head}: starting at {clock(elapsed)}{left}: {shlex.join(command)}", flush=True)
         run_started = time.monotonic()
         code = subprocess.run(command).returncode
         took, elapsed = time.monotonic() - run_started, clock(time.monotonic() - started)
+        trained += 1
         if code:
-            print(f"[{i}/{total}] {label} FAILED (exit {code}) after {took:.0f} s, at {elapsed}", flush=True)
+            print(f"{head} FAILED (exit {code}) after {took:.0f} s, at {elapsed}", flush=True)
             failed.append(label)
         else:
-            print(f"[{i}/{total}] {label} done in {took:.0f} s, at {elapsed}", flush=True)
+            print(f"{head} done in {took:.0f} s, at {elapsed}", flush=True)
+            marker.write_text(shlex.join(command[1:]))
             finished.append((arm.name, root))
     return finished, failed
 
