@@ -125,6 +125,9 @@ class RLVRCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one chosen in trainer.plugins
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        for callback in trainer.callbacks:
+            if isinstance(callback, RolloutCollector) and callback.environment is not None:
+                self.datamodule.tools = callback.environment.tools  # offered in the prompts it renders
         return trainer
 
     def before_fit(self) -> None:

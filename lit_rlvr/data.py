@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import datasets
@@ -12,6 +12,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, DistributedSampler
 
+from lit_rlvr.environments.chat import messages_with_tools
 from lit_rlvr.models import SMOLLM2, load_tokenizer
 from lit_rlvr.tasks.arithmetic import ArithmeticTask
 from lit_rlvr.tasks.base import COLUMNS, Split, Task
@@ -23,13 +24,21 @@ ChatTemplate = Literal["auto", "required", "none"]
 
 
 def render_prompt(
-    tokenizer: Any, messages: list[dict[str, str]], chat_template: ChatTemplate = "auto"
+    tokenizer: Any,
+    messages: list[dict[str, str]],
+    chat_template: ChatTemplate = "auto",
+    tools: Sequence[Callable[..., Any]] = (),
 ) -> list[int]:
-    """Token ids of `messages` with the tokenizer's chat template (if it has one), else a transcript."""
-    if chat_template != "none" and tokenizer.chat_template:
+    """Token ids of `messages` with the tokenizer's chat template (if it has one), else a transcript;
+    `tools` offered as `lit_rlvr.environments.chat.messages_with_tools` says."""
+    templated = chat_template != "none" and bool(tokenizer.chat_template)
+    schemas = None
+    if tools:
+        messages, schemas = messages_with_tools(tokenizer, messages, tools, templated=templated)
+    if templated:
         return list(
             tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=True, return_dict=False
+                messages, tools=schemas, add_generation_prompt=True, tokenize=True, return_dict=False
             )
         )
     text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
@@ -137,6 +146,8 @@ class PromptDataModule(LightningDataModule):
         self.max_prompt_tokens = max_prompt_tokens
         self.chat_template = chat_template
         self.seed = seed
+        #: Offered in every prompt: the rollout environment's tools (the CLI hands them over).
+        self.tools: Sequence[Callable[..., Any]] = ()
         self.splits: dict[Split, datasets.Dataset] = {}
         self.dropped: dict[Split, int] = {}
         self.sampler: ResumableSampler | None = None
@@ -163,7 +174,9 @@ class PromptDataModule(LightningDataModule):
                     f"{type(self.task).__name__}.rows({split!r}) lacks the columns {sorted(missing)}"
                 )
             rows = rows.map(
-                lambda row: {"input_ids": render_prompt(tokenizer, row["messages"], self.chat_template)}
+                lambda row: {
+                    "input_ids": render_prompt(tokenizer, row["messages"], self.chat_template, self.tools)
+                }
             )
             kept = rows.filter(lambda row: len(row["input_ids"]) <= self.max_prompt_tokens)
             self.dropped[split] = len(rows) - len(kept)

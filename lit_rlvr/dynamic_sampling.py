@@ -34,6 +34,10 @@ def select_groups(rollout: Rollout, keep: Tensor) -> Rollout:
         rewards=rollout.rewards[rows],
         correct=rollout.correct[rows],
         reward_terms={name: values[rows] for name, values in (rollout.reward_terms or {}).items()},
+        observation_mask=None if rollout.observation_mask is None else rollout.observation_mask[rows],
+        episode_counts=None
+        if rollout.episode_counts is None
+        else {name: counts[rows] for name, counts in rollout.episode_counts.items()},
     )
 
 
@@ -72,7 +76,20 @@ def concat_rollouts(parts: list[Rollout], pad_token_id: int) -> Rollout:
             name: torch.cat([p.reward_terms[name] for p in parts]) for name in first.reward_terms or {}
         },
         timings=timings,
+        observation_mask=None
+        if first.observation_mask is None
+        else _pad([p.observation_mask for p in parts], False, left=False),
+        episode_counts=None if first.episode_counts is None else _concat_counts(parts),
     )
+
+
+def _concat_counts(parts: list[Rollout]) -> dict[str, Tensor]:
+    """Each count over the parts' episodes, 0 in a part where nothing was counted under its name."""
+    names = sorted({name for p in parts for name in p.episode_counts})
+    return {
+        name: torch.cat([p.episode_counts.get(name, torch.zeros_like(p.rewards)) for p in parts])
+        for name in names
+    }
 
 
 class Sampled(NamedTuple):

@@ -67,7 +67,7 @@ def fsdp2_first_block_input_allowed() -> Iterator[None]:
 
 @fsdp2_first_block_input_allowed()
 def states_before_completion_tokens(
-    model: nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, completion_ids: Tensor, completion_mask: Tensor
+    model: nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, completion_ids: Tensor, context_mask: Tensor
 ) -> Tensor:
     """`[N, T, H]` the decoder's last hidden state at the position before each completion token.
 
@@ -75,13 +75,13 @@ def states_before_completion_tokens(
         prompt_ids: `[N, P]` left-padded prompts (rows with the same prompt share one pass over it).
         prompt_mask: `[N, P]` 1 on real prompt tokens.
         completion_ids: `[N, T]` completions.
-        completion_mask: `[N, T]` 1 on real completion tokens.
+        context_mask: `[N, T]` 1 on real completion tokens (the policy's and any observations between).
     """
     width = completion_ids.shape[1]
     # Calling the model itself (not its decoder) keeps FSDP's root hooks in play; asking for one
     # logit position makes its own vocabulary projection negligible.
     if torch.is_grad_enabled() and getattr(model, "is_activation_checkpointing", False):
-        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1).long()
+        attention_mask = torch.cat([prompt_mask, context_mask], dim=1).long()
         output = model(
             input_ids=torch.cat([prompt_ids, completion_ids], dim=1),
             attention_mask=attention_mask,
@@ -114,7 +114,7 @@ def states_before_completion_tokens(
     prompt_lengths = prompt_mask.sum(-1, keepdim=True)
     completion = model(
         input_ids=completion_ids[:, :-1],  # the last token's state predicts nothing
-        attention_mask=torch.cat([prompt_mask, completion_mask[:, :-1]], dim=1).long(),
+        attention_mask=torch.cat([prompt_mask, context_mask[:, :-1]], dim=1).long(),
         position_ids=prompt_lengths + torch.arange(width - 1, device=rows.device),
         **{CACHE: cache},
         output_hidden_states=True,
@@ -185,7 +185,7 @@ def completion_logprobs(
         model: a Hugging Face causal LM.
         input_ids: `[N, P + T]` left-padded prompts followed by completions.
         attention_mask: `[N, P + T]` 1 on real tokens.
-        completion_mask: `[N, T]` bool, the completion tokens to score.
+        completion_mask: `[N, T]` bool, the completion tokens to score (the policy's own).
         temperature: the sampling temperature; log-probs are of the distribution actually sampled.
         top_k: score under the top-k truncated, renormalised distribution (0: the full one).
         top_p: score under the nucleus-truncated, renormalised distribution (1.0: the full one).
@@ -204,7 +204,7 @@ def completion_logprobs(
         input_ids[:, :prompt_width],
         attention_mask[:, :prompt_width],
         input_ids[:, prompt_width:],
-        completion_mask,
+        attention_mask[:, prompt_width:],
     )  # [N, T, H]
     selected = hidden[completion_mask]  # [M, H], M completion tokens
     targets = input_ids[:, -num_completion:][completion_mask]  # [M]

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from lit_rlvr.decoding import sample_completions
+from lit_rlvr.decoding import Sampled, sample_completions
 
 
 class Rollout(NamedTuple):
@@ -27,8 +27,8 @@ class Rollout(NamedTuple):
 
     prompt_ids: Tensor  # [N, P] left-padded
     prompt_mask: Tensor  # [N, P] bool
-    completion_ids: Tensor  # [N, T] padded after EOS
-    completion_mask: Tensor  # [N, T] bool, True up to and including the first EOS
+    completion_ids: Tensor  # [N, T] padded after EOS (after the last turn's, for several turns)
+    completion_mask: Tensor  # [N, T] bool, the policy's own tokens: up to and including the first EOS
     truncated: Tensor  # [N] bool, no EOS within the budget
     texts: list[str]  # N decoded completions
     rows: list[dict[str, Any]]  # B dataset rows (gold, data_source, ...)
@@ -44,6 +44,8 @@ class Rollout(NamedTuple):
     logp_old: Tensor | None = None  # [N, T]; None: on-policy, the first pass's own detached log-probs
     ref_logp: Tensor | None = None  # [N, T]
     timings: dict[str, float] | None = None  # seconds per phase
+    observation_mask: Tensor | None = None  # [N, T] bool, the tokens between turns the policy read, not wrote
+    episode_counts: dict[str, Tensor] | None = None  # name -> [N] per-episode counts of a multi-turn rollout
 
     @property
     def input_ids(self) -> Tensor:
@@ -51,17 +53,31 @@ class Rollout(NamedTuple):
         return torch.cat([self.prompt_ids, self.completion_ids], dim=1)
 
     @property
+    def context_mask(self) -> Tensor:
+        """`[N, T]` the completion tokens the model reads: the policy's and the observations between turns."""
+        if self.observation_mask is None:
+            return self.completion_mask
+        return self.completion_mask | self.observation_mask
+
+    @property
     def attention_mask(self) -> Tensor:
-        """`[N, P + T]` real prompt tokens and completion tokens up to EOS."""
-        return torch.cat([self.prompt_mask, self.completion_mask], dim=1)
+        """`[N, P + T]` real prompt tokens and completion tokens up to the end."""
+        return torch.cat([self.prompt_mask, self.context_mask], dim=1)
 
     def select(self, index: Tensor) -> Rollout:
         """Rows `index` of every per-sequence tensor, trimmed of padding shared by all of them."""
         prompt_len = int(self.prompt_mask[index].sum(1).max())
-        completion_len = max(int(self.completion_mask[index].sum(1).max()), 1)
+        completion_len = max(int(self.context_mask[index].sum(1).max()), 1)  # the real tokens lead
         per_token = {
             name: getattr(self, name)[index][:, :completion_len]
-            for name in ("completion_ids", "completion_mask", "sampler_logp", "logp_old", "ref_logp")
+            for name in (
+                "completion_ids",
+                "completion_mask",
+                "observation_mask",
+                "sampler_logp",
+                "logp_old",
+                "ref_logp",
+            )
             if getattr(self, name) is not None
         }
         return self._replace(
@@ -121,11 +137,38 @@ class RolloutEngine:
         tokenizer: Any,
         batch: dict[str, Any],
         *,
-        greedy: bool,
+        greedy: bool = False,
         samples: int | None = None,
     ) -> Rollout:
         """Completions for a collated prompt batch (`prompt_ids [B, P]`, `prompt_mask [B, P]`, `rows`):
         one argmax completion per prompt when `greedy`, else `samples` (None: `samples_per_prompt`)."""
+        eos_ids = eos_token_ids(model, tokenizer).to(batch["prompt_ids"].device)
+        sampled = self.sample(
+            model,
+            tokenizer,
+            batch["prompt_ids"],
+            batch["prompt_mask"],
+            samples=1 if greedy else samples or self.samples_per_prompt,
+            max_new_tokens=self.max_new_tokens,
+            greedy=greedy,
+        )
+        return self.rollout(
+            tokenizer, batch, sampled.tokens, sampled.logp, eos_ids, greedy=greedy, samples=samples
+        )
+
+    def sample(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        prompt_ids: Tensor,
+        prompt_mask: Tensor,
+        *,
+        samples: int,
+        max_new_tokens: int,
+        greedy: bool,
+    ) -> Sampled:
+        """`samples` continuations of each `[B, P]` left-padded prompt (rows prompt-major), each ending
+        at the first EOS or after `max_new_tokens`, with the sampler's log-probs (0 when greedy)."""
         raise NotImplementedError
 
     def sync_weights(self, policy: nn.Module) -> None:
@@ -171,25 +214,26 @@ class RolloutGenerator(RolloutEngine):
     dropped; nothing to sync, the weights are the policy's."""
 
     @torch.no_grad()
-    def __call__(
+    def sample(
         self,
         model: nn.Module,
         tokenizer: Any,
-        batch: dict[str, Any],
+        prompt_ids: Tensor,
+        prompt_mask: Tensor,
         *,
-        greedy: bool = False,
-        samples: int | None = None,
-    ) -> Rollout:
-        eos_ids = eos_token_ids(model, tokenizer).to(batch["prompt_ids"].device)
+        samples: int,
+        max_new_tokens: int,
+        greedy: bool,
+    ) -> Sampled:
         was_training = model.training
         model.eval()
         sampled = sample_completions(
             model,
-            batch["prompt_ids"],
-            batch["prompt_mask"],
-            samples_per_prompt=1 if greedy else samples or self.samples_per_prompt,
-            max_new_tokens=self.max_new_tokens,
-            eos_ids=eos_ids,
+            prompt_ids,
+            prompt_mask,
+            samples_per_prompt=samples,
+            max_new_tokens=max_new_tokens,
+            eos_ids=eos_token_ids(model, tokenizer).to(prompt_ids.device),
             pad_token_id=tokenizer.pad_token_id,
             temperature=self.temperature,
             top_k=self.top_k,
@@ -197,9 +241,7 @@ class RolloutGenerator(RolloutEngine):
             greedy=greedy,
         )
         model.train(was_training)
-        return self.rollout(
-            tokenizer, batch, sampled.tokens, sampled.logp, eos_ids, greedy=greedy, samples=samples
-        )
+        return sampled
 
 
 def eos_token_ids(model: nn.Module, tokenizer: Any) -> Tensor:

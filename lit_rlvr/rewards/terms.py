@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from lit_rlvr.workers import RewardPool
+from lit_rlvr.workers import WorkerPool
 
 
 @dataclass
@@ -42,13 +42,13 @@ class Scores(NamedTuple):
     failures: dict[str, int]  # "<term>/<status>" -> count of calls that did not end "ok"
 
 
-def import_function(path: str, option: str) -> Callable[..., float]:
+def import_function(path: str, option: str) -> Callable[..., Any]:
     """Imports `package.module.function`, or fails with a message naming the config option."""
     module_name, _, attribute = path.rpartition(".")
     try:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"{option}: cannot import reward function {path!r} ({error})") from error
+        raise ValueError(f"{option}: cannot import function {path!r} ({error})") from error
     if not callable(function):
         raise ValueError(f"{option}: {path!r} is not callable")
     return function
@@ -71,7 +71,7 @@ class RewardScorer:
             raise ValueError(f"rewards: term names must be unique, got {names}")
         self.terms = list(terms)
         self.functions = [import_function(t.fn, f"rewards[{i}].fn") for i, t in enumerate(self.terms)]
-        self.pool = RewardPool(workers=workers, timeout_s=timeout_s)
+        self.pool = WorkerPool(workers=workers, timeout_s=timeout_s)
 
     def __call__(self, completions: Sequence[str], rows: Sequence[dict[str, Any]]) -> Scores:
         """Scores completion i against `rows[i]["gold"]`."""

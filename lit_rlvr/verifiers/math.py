@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 
 from lit_rlvr.verifiers.extract import answer_kind, extract_answer, gold_answer
 from lit_rlvr.verifiers.normalize import clean
-from lit_rlvr.workers import RewardPool
+from lit_rlvr.workers import WorkerPool
 
 TIMEOUT_S = 4.0  # leaves a second of the 5 s budget for starting a fresh worker after a kill
 
@@ -85,12 +85,12 @@ class _Worker:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pool: RewardPool | None = None
+        self._pool: WorkerPool | None = None
 
     def run(self, answer: str, expected: str) -> Verdict:
         with self._lock:
             if self._pool is None:
-                self._pool = RewardPool(workers=1, timeout_s=TIMEOUT_S, memory_limit_mb=2048)
+                self._pool = WorkerPool(workers=1, timeout_s=TIMEOUT_S, memory_limit_mb=2048)
                 atexit.register(self._pool.close)
             outcome = self._pool.map(_judge_code, [(answer, expected)])[0]
         if outcome.status == "ok":
