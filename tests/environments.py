@@ -4,7 +4,7 @@ from typing import Any
 
 from lightning import Callback
 
-from lit_rlvr.environments import Environment, Turn
+from lit_rlvr.environments.base import Environment, Turn
 
 
 class Echo(Environment):

@@ -10,7 +10,15 @@ from lightning import Callback
 
 from lit_rlvr.checkpoint_io import AtomicCheckpointIO
 
-LOGGED = ("objective/", "reward/", "train/", "critic/", "rollout/", "mismatch/")  # not perf/: timings differ
+LOGGED = (
+    "objective/",
+    "reward/",
+    "train/",
+    "critic/",
+    "rollout/",
+    "mismatch/",
+    "env/",
+)  # not perf/: timings differ
 
 
 class StepLog(Callback):

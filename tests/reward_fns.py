@@ -38,3 +38,8 @@ def more_vowels(completion: str, gold: str, row: dict) -> float:
     reward is 0 and nothing can be learned.
     """
     return float(vowel_share(completion, gold, row) >= 0.4)
+
+
+def nothing(completion: str, gold: str, row: dict) -> float:
+    """Pays nothing: the reward then comes from the environment alone."""
+    return 0.0

@@ -1,6 +1,5 @@
-"""Environments for multi-turn rollouts: the seam (`base`), tools and how they are offered and called."""
+"""Environments for multi-turn rollouts: the seam (`base`), the tool environment (`tools`), how tools
+are offered (`chat`) and called (`tool_calls`), and the built-in tools (`calculator`, `sandbox`).
 
-from lit_rlvr.environments.base import Environment, Turn
-from lit_rlvr.environments.tools import ToolEnvironment
-
-__all__ = ["Environment", "ToolEnvironment", "Turn"]
+Kept import-free, like the package: tool workers import `calculator` and `sandbox` without torch.
+"""

@@ -46,6 +46,11 @@ def parse_calls(text: str, tools: dict[str, Callable[..., Any]]) -> list[Call | 
     return calls
 
 
+def call_tool(tool: Callable[..., Any], arguments: dict[str, Any]) -> Any:
+    """`tool(**arguments)`: what a tool worker runs (importable without torch)."""
+    return tool(**arguments)
+
+
 def _parse(body: str, tools: dict[str, Callable[..., Any]]) -> Call | CallError:
     expected = f'expected {{"name": <one of {sorted(tools)}>, "arguments": {{...}}}}'
     try:

@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lit_rlvr.environments.base import Environment, Turn
-from lit_rlvr.environments.tool_calls import Call, parse_calls
+from lit_rlvr.environments.tool_calls import Call, call_tool, parse_calls
 from lit_rlvr.rewards.terms import import_function
 from lit_rlvr.workers import WorkerPool
 
 DEFAULT_TOOLS = ("lit_rlvr.environments.calculator.calculator",)
-
-
-def _run(tool: Any, arguments: dict[str, Any]) -> str:
-    return tool(**arguments)
 
 
 class ToolEnvironment(Environment):
@@ -70,7 +66,7 @@ class ToolEnvironment(Environment):
         parsed = [parse_calls(text, self.by_name) for text in texts]
         calls = [(i, call) for i, turn in enumerate(parsed) for call in turn[: self.max_calls_per_turn]]
         to_run = [(self.by_name[call.name], call.arguments) for _, call in calls if isinstance(call, Call)]
-        results = iter(self.pool.map(_run, to_run))
+        results = iter(self.pool.map(call_tool, to_run))
         answers: list[list[str]] = [[] for _ in texts]
         counts: list[dict[str, int]] = [{} for _ in texts]
         for i, call in calls:

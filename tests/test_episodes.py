@@ -1,0 +1,236 @@
+"""Multi-turn rollouts: token in, token out; the policy's tokens alone are trained on."""
+
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from environments import Echo
+from fit_helpers import fit
+from test_resume import assert_same_run, steps
+from test_resume import fit as resumable_fit
+
+from lit_rlvr.environments.chat import ObservationTokens, messages_with_tools
+from lit_rlvr.environments.sandbox import python
+from lit_rlvr.episodes import episode_metrics, run_episodes
+from lit_rlvr.logprobs import completion_logprobs
+from lit_rlvr.rollout import RolloutGenerator
+
+# A ChatML template that renders `tools=` as Qwen2.5's does, and one that refuses a `tool` message.
+TOOLS_TEMPLATE = (
+    "{% if tools %}<|im_start|>system\n# Tools\n{% for t in tools %}{{ t | tojson }}\n"
+    "{% endfor %}<|im_end|>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+STRICT_TEMPLATE = (
+    "{% for m in messages %}{% if m.role not in ['user', 'assistant', 'system'] %}"
+    "{{ raise_exception('roles are user, assistant and system') }}{% endif %}"
+    "<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class Recording(RolloutGenerator):
+    """Our decoder, keeping what it was given and what it drew at each turn."""
+
+    def __init__(self, **knobs) -> None:
+        super().__init__(**knobs)
+        self.turns = []
+
+    def sample(self, model, tokenizer, prompt_ids, prompt_mask, **knobs):
+        sampled = super().sample(model, tokenizer, prompt_ids, prompt_mask, **knobs)
+        self.turns.append(
+            ([ids[mask].tolist() for ids, mask in zip(prompt_ids, prompt_mask, strict=True)], sampled)
+        )
+        return sampled
+
+
+@pytest.fixture
+def ends_often(varied_model):
+    """Every seventh token ends a turn, so the random policy finishes turns as a trained one does."""
+    varied_model.generation_config.eos_token_id = list(range(0, varied_model.config.vocab_size, 7))
+    return varied_model
+
+
+def test_a_multi_turn_trajectory_is_the_sampled_tokens_and_the_observations_as_tokenized(
+    ends_often, tokenizer, prompt_batch
+):
+    torch.manual_seed(0)
+    engine = Recording(samples_per_prompt=4, max_new_tokens=6)
+    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
+    environment = Echo(max_turns=3, max_tokens=48)
+    rollout = run_episodes(
+        engine, ends_often, tokenizer, prompt_batch, environment, observation, greedy=False
+    )
+    eos = set(ends_often.generation_config.eos_token_id)
+    prompts = [
+        ids[mask].tolist() for ids, mask in zip(rollout.prompt_ids, rollout.prompt_mask.bool(), strict=True)
+    ]
+    sequences = [
+        p + ids[context].tolist()
+        for p, ids, context in zip(prompts, rollout.completion_ids, rollout.context_mask, strict=True)
+    ]
+    assert not (rollout.completion_mask & rollout.observation_mask).any()
+    assert rollout.episode_counts["turns"].max() == 3 and rollout.episode_counts["turns"].min() >= 1
+    sampled_tokens = 0
+    for prefixes, drawn in engine.turns:  # each turn was sampled from the exact ids so far ...
+        for prefix, tokens, logp in zip(prefixes, drawn.tokens.tolist(), drawn.logp, strict=True):
+            ends = [i for i, token in enumerate(tokens) if token in eos]
+            turn = tokens[: ends[0] + 1] if ends else tokens
+            (row,) = [r for r, s in enumerate(sequences) if s[: len(prefix) + len(turn)] == prefix + turn]
+            start = len(prefix) - len(prompts[row])
+            span = slice(start, start + len(turn))
+            assert rollout.completion_mask[row, span].all()  # ... and kept as drawn, with its log-probs
+            assert torch.equal(rollout.sampler_logp[row, span], logp[: len(turn)])
+            sampled_tokens += len(turn)
+    assert sampled_tokens == int(rollout.completion_mask.sum())  # every trained token was sampled so
+    for row in range(len(sequences)):  # between the turns, each observation as tokenized once
+        turns = int(rollout.episode_counts["turns"][row])
+        observed = rollout.completion_ids[row][rollout.observation_mask[row]].tolist()
+        said = [
+            observation(f"you wrote {len(text)} characters")
+            for text in _policy_turns(rollout, row, tokenizer)
+        ]
+        assert observed == sum(said[: turns - 1], []) or rollout.truncated[row]
+    assert rollout.texts == [_policy_turns(rollout, row, tokenizer)[-1] for row in range(len(sequences))]
+    assert episode_metrics(rollout)["env/turns"] == pytest.approx(
+        float(rollout.episode_counts["turns"].mean())
+    )
+
+
+def _policy_turns(rollout, row: int, tokenizer) -> list[str]:
+    """The texts of the policy's turns in a row, split where an observation lies between them."""
+    turns, current = [], []
+    for token, mine, context in zip(
+        rollout.completion_ids[row].tolist(),
+        rollout.completion_mask[row],
+        rollout.context_mask[row],
+        strict=True,
+    ):
+        if mine:
+            current.append(token)
+        elif context and current:
+            turns.append(current)
+            current = []
+    turns.append(current)
+    return [tokenizer.decode(turn, skip_special_tokens=True) for turn in turns]
+
+
+def test_the_trainer_scores_the_policy_tokens_in_their_multi_turn_context_as_the_sampler_did(
+    ends_often, tokenizer, prompt_batch
+):
+    torch.manual_seed(1)
+    engine = RolloutGenerator(samples_per_prompt=2, max_new_tokens=6)
+    environment = Echo(max_turns=3, max_tokens=48)
+    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
+    rollout = run_episodes(
+        engine, ends_often, tokenizer, prompt_batch, environment, observation, greedy=False
+    )
+    assert rollout.observation_mask.any()
+    with torch.no_grad():
+        scored = completion_logprobs(
+            ends_often, rollout.input_ids, rollout.attention_mask, rollout.completion_mask
+        )
+    mask = rollout.completion_mask
+    torch.testing.assert_close(scored.logp[mask], rollout.sampler_logp[mask], atol=1e-4, rtol=1e-4)
+    assert (scored.logp[~mask] == 0).all()  # observations are context, never scored
+
+
+def test_tools_go_through_the_template_or_the_system_message(tokenizer):
+    messages = [{"role": "user", "content": "What is 1234 * 5678?"}]
+    described, schemas = messages_with_tools(tokenizer, messages, [python], templated=True)
+    assert schemas is None and described[0]["role"] == "system"  # SmolLM2's template ignores tools=
+    assert '"name": "python"' in described[0]["content"] and "<tool_call>" in described[0]["content"]
+    assert described[1:] == messages
+    with_tools = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    with_tools.chat_template = TOOLS_TEMPLATE
+    same, schemas = messages_with_tools(with_tools, messages, [python], templated=True)
+    assert same == messages and schemas[0]["function"]["name"] == "python"
+    assert schemas[0]["function"]["parameters"]["required"] == ["code"]
+
+
+def test_an_observation_is_framed_as_the_template_frames_a_tool_message(tokenizer):
+    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
+    ids = observation("42")
+    assert tokenizer.decode(ids) == "\n<|im_start|>tool\n42<|im_end|>\n<|im_start|>assistant\n"
+    strict = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    strict.chat_template = STRICT_TEMPLATE
+    wrapped = ObservationTokens(strict, strict.eos_token)(" 42")
+    assert (
+        strict.decode(wrapped)
+        == "\n<|im_start|>user\n<tool_response> 42</tool_response><|im_end|>\n<|im_start|>assistant\n"
+    )
+    plain = ObservationTokens(tokenizer, tokenizer.eos_token, chat_template=False)
+    assert tokenizer.decode(plain("42")) == "\nTool: 42\nAssistant:"
+
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+MULTI_TURN = [
+    "--rollout.environment=environments.Echo",
+    "--rollout.environment.max_turns=3",
+    "--rollout.environment.max_tokens=32",
+    "--rollout.engine.max_new_tokens=6",
+    "--trainer.callbacks+=environments.EndsOften",
+]
+
+
+@pytest.mark.slow  # 1-2 minutes: `.ci/run` runs this file's slow tests in a stage of their own
+@pytest.mark.parametrize("config", ["grpo", "ppo", "gspo", "sspo"])
+def test_objectives_train_unchanged_on_multi_turn_rollouts(config, tmp_path):
+    _, history = fit(
+        f"--config={CONFIGS / config}.yaml",
+        *MULTI_TURN,
+        "--trainer.max_steps=2",
+        "--rollout.engine.samples_per_prompt=4",
+        "--data.prompts_per_step=2",
+        "--model.micro_batch_size=8",
+        "--validate_before_fit=false",
+        "--trainer.limit_val_batches=0",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.callbacks+=fit_helpers.History",
+        root=str(tmp_path),
+    )
+    assert max(step["env/turns"] for step in history.steps) > 1
+    for step in history.steps:
+        assert all(torch.isfinite(torch.tensor(value)) for value in step.values())
+
+
+@pytest.mark.slow
+def test_multi_turn_training_resumes_exactly_after_kill(tmp_path):
+    assert resumable_fit(tmp_path / "uninterrupted", *MULTI_TURN) == 0
+    assert resumable_fit(tmp_path / "resumed", *MULTI_TURN, kill_at_step=5) == -signal.SIGKILL
+    assert resumable_fit(tmp_path / "resumed", *MULTI_TURN, "--ckpt_path=last") == 0
+    uninterrupted = steps(tmp_path / "uninterrupted")
+    assert "env/turns" in uninterrupted[1]
+    assert_same_run(steps(tmp_path / "resumed"), uninterrupted)
+
+
+@pytest.mark.slow
+def test_the_tiny_model_learns_to_call_a_tool_when_only_the_tool_pays(tmp_path):
+    # The only reward is the environment's: 1 for the first call of its tool in an episode (a turn
+    # of mostly vowels, `environments.VowelCalls`); the final reward term pays nothing.
+    _, history = fit(
+        "--rollout.environment=environments.VowelCalls",
+        "--rollout.environment.max_turns=2",
+        "--rollout.environment.max_tokens=32",
+        "--rollout.engine.max_new_tokens=8",
+        "--trainer.callbacks+=environments.EndsOften",
+        "--rollout.rewards=[{name: nothing, fn: reward_fns.nothing}]",
+        "--trainer.max_steps=40",
+        "--model.lr=2e-2",
+        "--rollout.engine.samples_per_prompt=8",
+        "--data.prompts_per_step=4",
+        "--seed_everything=0",
+        "--validate_before_fit=false",
+        "--trainer.limit_val_batches=0",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.callbacks+=fit_helpers.History",
+        root=str(tmp_path),
+    )
+    used = [step["env/used_tool"] for step in history.steps]
+    first, last = sum(used[:5]) / 5, sum(used[-5:]) / 5
+    print(f"share of episodes that called the tool: {first:.2f} -> {last:.2f}")
+    assert last >= first + 0.2, used
