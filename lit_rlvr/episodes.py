@@ -27,7 +27,7 @@ from lit_rlvr.rollout import Rollout, RolloutEngine, eos_token_ids
 class Episode:
     """One trajectory being built: its token ids, whose they are, and what the environment counted."""
 
-    def __init__(self, prompt: list[int], state: Any) -> None:
+    def __init__(self, prompt: list[int], state: Any, counted: tuple[str, ...]) -> None:
         self.prompt = prompt
         self.state = state
         self.tokens: list[int] = []
@@ -37,7 +37,7 @@ class Episode:
         self.last_turn = ""
         self.truncated = False
         self.rewards: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = dict.fromkeys(counted, 0)
 
     def add(self, tokens: list[int], logp: list[float] | None, *, by_policy: bool) -> None:
         self.tokens += tokens
@@ -63,7 +63,7 @@ def run_episodes(
         ids[mask].tolist() for ids, mask in zip(batch["prompt_ids"], batch["prompt_mask"].bool(), strict=True)
     ]
     episodes = [
-        Episode(prompt, environment.start(row))
+        Episode(prompt, environment.start(row), environment.counted)
         for prompt, row in zip(prompts, batch["rows"], strict=True)
         for _ in range(group)
     ]

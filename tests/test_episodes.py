@@ -218,7 +218,7 @@ def test_the_tiny_model_learns_to_call_a_tool_when_only_the_tool_pays(tmp_path):
         "--rollout.engine.max_new_tokens=8",
         "--trainer.callbacks+=environments.EndsOften",
         "--rollout.rewards=[{name: nothing, fn: reward_fns.nothing}]",
-        "--trainer.max_steps=40",
+        "--trainer.max_steps=60",
         "--model.lr=2e-2",
         "--rollout.engine.samples_per_prompt=8",
         "--data.prompts_per_step=4",

@@ -35,6 +35,8 @@ class Environment:
 
     #: Typed functions with docstrings offered to the model in its prompt (`lit_rlvr.environments.chat`).
     tools: Sequence[Callable[..., Any]] = ()
+    #: Per-turn counts logged every step, 0 when none happened (others appear when they first do).
+    counted: tuple[str, ...] = ()
 
     def __init__(self, *, max_turns: int = 4, max_tokens: int = 1024) -> None:
         if max_turns < 1:

@@ -34,6 +34,8 @@ class ToolEnvironment(Environment):
         memory_limit_mb: address-space limit of a tool worker.
     """
 
+    counted = ("tool_calls",)
+
     def __init__(
         self,
         *,
