@@ -119,30 +119,40 @@ class ValidationTally:
 
     Readings: `val/accuracy` (greedy), `val/mean@n` (the mean sampled accuracy: pass@1's unbiased
     estimate) and `val/pass@k` for k = 2, 4, ... up to n; each also as `<key>/<data_source>` when
-    the problems come from more than one source; `val/problems`, how many were read.
+    the problems come from more than one source; `val/problems`, how many were read. With tools, the
+    greedy episodes' `val/used_tool` share and `val/accuracy_with_tool` / `_without_tool`.
     """
 
     def __init__(self) -> None:
         self.samples = 0
-        self.problems: list[tuple[str, bool, int]] = []  # (data source, greedy right, sampled right)
+        # (data source, greedy right, sampled right, greedy episode called a tool: None without tools)
+        self.problems: list[tuple[str, bool, int, bool | None]] = []
 
-    def add(self, sources: list[str], greedy_correct: Tensor, sampled_correct: Tensor | None) -> None:
+    def add(
+        self,
+        sources: list[str],
+        greedy_correct: Tensor,
+        sampled_correct: Tensor | None,
+        used_tool: Tensor | None = None,
+    ) -> None:
         """A validation batch of `B` problems.
 
         Args:
             sources: each problem's data source.
             greedy_correct: `[B]` bool, the greedy completion was right.
             sampled_correct: `[B, n]` bool, which sampled completions were right; None: not sampled.
+            used_tool: `[B]` bool, the greedy episode called a tool; None: no tools.
         """
         right = [0] * len(sources)
         if sampled_correct is not None:
             self.samples = sampled_correct.shape[1]
             right = sampled_correct.sum(1).tolist()
-        for source, first, count in zip(sources, greedy_correct.tolist(), right, strict=True):
-            self.problems.append((source, bool(first), int(count)))
+        used = [None] * len(sources) if used_tool is None else used_tool.tolist()
+        for source, first, count, tool in zip(sources, greedy_correct.tolist(), right, used, strict=True):
+            self.problems.append((source, bool(first), int(count), tool))
 
     def readings(self) -> dict[str, float]:
-        sources = sorted({source for source, _, _ in self.problems})
+        sources = sorted({problem[0] for problem in self.problems})
         groups = {"": self.problems} | (
             {f"/{s}": [p for p in self.problems if p[0] == s] for s in sources} if len(sources) > 1 else {}
         )
@@ -159,4 +169,11 @@ class ValidationTally:
                     out[f"val/pass@{k}{suffix}"] = statistics.fmean(
                         pass_at_k(self.samples, c, k) for c in right
                     )
+        with_tools = [p for p in self.problems if p[3] is not None]
+        if with_tools:
+            out["val/used_tool"] = sum(p[3] for p in with_tools) / len(with_tools)
+            for name, used in (("with_tool", True), ("without_tool", False)):
+                episodes = [p[1] for p in with_tools if p[3] is used]
+                if episodes:
+                    out[f"val/accuracy_{name}"] = sum(episodes) / len(episodes)
         return out

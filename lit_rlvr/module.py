@@ -278,10 +278,12 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         rollout = self._verified_rollout(batch)
         sampled = batch.get("sampled_rollout")
+        counts = rollout.episode_counts or {}
         self.validation_tally.add(
             [row.get("data_source", "unknown") for row in rollout.rows],
             rollout.correct,
             None if sampled is None else sampled.correct.view(len(rollout.rows), -1),
+            counts["tool_calls"] > 0 if "tool_calls" in counts else None,
         )
         size = len(rollout.texts)
         lengths = rollout.completion_mask.sum(-1).float()

@@ -234,3 +234,18 @@ def test_the_tiny_model_learns_to_call_a_tool_when_only_the_tool_pays(tmp_path):
     first, last = sum(used[:5]) / 5, sum(used[-5:]) / 5
     print(f"share of episodes that called the tool: {first:.2f} -> {last:.2f}")
     assert last >= first + 0.2, used
+
+
+def test_validation_reads_tool_use_and_accuracy_with_and_without_a_tool():
+    from lit_rlvr.metrics import ValidationTally
+
+    tally = ValidationTally()
+    tally.add(
+        ["a"] * 4, torch.tensor([True, False, True, True]), None, torch.tensor([True, True, False, False])
+    )
+    readings = tally.readings()
+    assert readings["val/used_tool"] == 0.5 and readings["val/accuracy"] == 0.75
+    assert readings["val/accuracy_with_tool"] == 0.5 and readings["val/accuracy_without_tool"] == 1.0
+    plain = ValidationTally()
+    plain.add(["a"], torch.tensor([True]), None)
+    assert "val/used_tool" not in plain.readings()
