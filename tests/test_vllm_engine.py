@@ -203,3 +203,50 @@ def test_two_processes_each_with_an_engine(tmp_path, tiny_hd32_folder, paralleli
     done = fit(tmp_path, tiny_hd32_folder, f"--parallelism={parallelism}", "--trainer.max_steps=2", devices=2)
     assert sorted(steps(tmp_path)) == [1, 2]
     assert done.returncode == 0
+
+
+def test_a_prefix_cached_before_a_weight_sync_is_not_reused_after_it(setup):
+    # vLLM caches full KV blocks (128 tokens on a CPU) of prompts it has seen; a prompt sharing them
+    # after a sync (every prompt shares a long system prompt) must be computed under the new weights.
+    model, tokenizer, engine, knobs = setup
+    system = "You are a careful assistant who checks every step of the arithmetic twice. " * 12
+    batch = prompts(tokenizer, [f"{system} What is {n} + {n}?" for n in range(3)])
+    assert batch["prompt_mask"].sum(1).min() > 128
+    engine(model, tokenizer, batch, greedy=False)  # caches the shared blocks
+    updated = load_causal_lm(model.name_or_path).eval()
+    with torch.no_grad():
+        for weight in updated.parameters():
+            weight.mul_(1.05)
+    engine.sync_weights(updated)
+    try:
+        sampled = engine(updated, tokenizer, batch, greedy=False)
+        matched = trainer_logp(updated, sampled, top_k=knobs["top_k"], top_p=knobs["top_p"])
+        assert (matched - sampled.sampler_logp)[sampled.completion_mask].abs().max() < TOLERANCE
+    finally:
+        engine.sync_weights(model)
+
+
+def test_multi_turn_episodes_through_vllm_are_scored_by_the_trainer_as_sampled(setup):
+    from environments import Echo
+
+    from lit_rlvr.environments.chat import ObservationTokens
+    from lit_rlvr.episodes import run_episodes
+
+    model, tokenizer, engine, knobs = setup
+    stops = model.generation_config.eos_token_id
+    model.generation_config.eos_token_id = list(range(0, model.config.vocab_size, 7))  # turns end soon
+    try:
+        rollout = run_episodes(
+            engine,
+            model,
+            tokenizer,
+            prompts(tokenizer, QUESTIONS),
+            Echo(max_turns=3, max_tokens=60),
+            ObservationTokens(tokenizer, tokenizer.eos_token),
+            greedy=False,
+        )
+    finally:
+        model.generation_config.eos_token_id = stops
+    assert rollout.episode_counts["turns"].max() > 1 and rollout.observation_mask.any()
+    matched = trainer_logp(model, rollout, top_k=knobs["top_k"], top_p=knobs["top_p"])
+    assert (matched - rollout.sampler_logp)[rollout.completion_mask].abs().max() < TOLERANCE
