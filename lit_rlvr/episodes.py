@@ -160,9 +160,6 @@ def _rollout(
         rows=batch["rows"],
         group_size=group,
         max_new_tokens=environment.max_tokens,
-        temperature=1.0 if greedy else engine.temperature,
-        top_k=0 if greedy else engine.top_k,
-        top_p=1.0 if greedy else engine.top_p,
         sampler_logp=None if greedy else logp.to(device),
         reward_terms={
             name: torch.tensor([e.rewards.get(name, 0.0) for e in episodes], device=device)
@@ -171,6 +168,7 @@ def _rollout(
         or None,
         observation_mask=(real & ~by_policy).to(device),
         episode_counts=counts,
+        **engine.distribution(greedy),
     )
 
 

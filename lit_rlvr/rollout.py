@@ -202,11 +202,16 @@ class RolloutEngine:
             rows=batch["rows"],
             group_size=group_size,
             max_new_tokens=self.max_new_tokens,
-            temperature=1.0 if greedy else self.temperature,
-            top_k=0 if greedy else self.top_k,
-            top_p=1.0 if greedy else self.top_p,
             sampler_logp=None if greedy else torch.where(mask, sampler_logp, 0.0),
+            **self.distribution(greedy),
         )
+
+    def distribution(self, greedy: bool) -> dict[str, Any]:
+        """The `Rollout` fields of the distribution sampled: argmax (`temperature` 1, no truncation)
+        when `greedy`."""
+        if greedy:
+            return {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
 
 
 class RolloutGenerator(RolloutEngine):
