@@ -11,12 +11,11 @@ works at any budget.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
@@ -56,13 +55,10 @@ def overlong_penalty(lengths: Tensor, max_len: int, buffer_len: int, penalty_fac
 
 
 class DAPO(ClippedObjective):
-    """Decoupled Clip and Dynamic sAmpling Policy Optimization.
+    """Decoupled Clip and Dynamic sAmpling Policy Optimization; the other knobs are `ClippedObjective`'s.
 
     Args:
-        clip_low: eps_low, the ratio's lower clip is `1 - clip_low`.
         clip_high: eps_high, the ratio's upper clip is `1 + clip_high` (clip-higher).
-        aggregation: loss aggregation over tokens and sequences.
-        entropy_coef: weight of the entropy bonus.
         filter_groups: dynamic sampling; the rollout callback drops groups whose `filter_metric` is
             all equal and samples more prompts until the batch has `data.prompts_per_step` groups.
         filter_metric: `correct` (the paper's and verl's default `acc`: the first reward term
@@ -79,19 +75,15 @@ class DAPO(ClippedObjective):
     def __init__(
         self,
         *,
-        clip_low: float = 0.2,
         clip_high: float = 0.28,
-        aggregation: Aggregation = "token_mean",
-        entropy_coef: float = 0.0,
         filter_groups: bool = True,
         filter_metric: Literal["correct", "reward"] = "correct",
         max_sampling_rounds: int = 10,
         overlong_buffer_fraction: float = 0.2,
         overlong_penalty_factor: float = 1.0,
+        **knobs: Any,
     ) -> None:
-        super().__init__(
-            clip_low=clip_low, clip_high=clip_high, aggregation=aggregation, entropy_coef=entropy_coef
-        )
+        super().__init__(clip_high=clip_high, **knobs)
         name = type(self).__name__
         if max_sampling_rounds < 1:
             raise ValueError(f"{name}: max_sampling_rounds must be >= 1, got {max_sampling_rounds}")

@@ -10,36 +10,17 @@ default; the KL and entropy knobs are GRPO's.
 
 from __future__ import annotations
 
-from lit_rlvr.kl import KLEstimator
+from typing import Any
+
 from lit_rlvr.objectives.grpo import GRPO
 
 
 class DrGRPO(GRPO):
     """GRPO Done Right: group-centred (not standardised) advantage, constant-length normaliser.
 
-    Args:
-        clip_low: eps_low, the ratio's lower clip is `1 - clip_low`.
-        clip_high: eps_high, the ratio's upper clip is `1 + clip_high`.
-        kl_coef: beta of the KL-to-reference term in the loss (0 in the paper); > 0 loads a reference.
-        kl_estimator: per-token KL estimator.
-        entropy_coef: weight of the entropy bonus.
+    Its knobs are GRPO's but the two it fixes: `scale_by_std` (False) and `aggregation`
+    (`seq_mean_token_sum_norm`).
     """
 
-    def __init__(
-        self,
-        *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
-        kl_coef: float = 0.0,
-        kl_estimator: KLEstimator = "k3",
-        entropy_coef: float = 0.0,
-    ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            scale_by_std=False,
-            aggregation="seq_mean_token_sum_norm",
-            kl_coef=kl_coef,
-            kl_estimator=kl_estimator,
-            entropy_coef=entropy_coef,
-        )
+    def __init__(self, **knobs: Any) -> None:
+        super().__init__(scale_by_std=False, aggregation="seq_mean_token_sum_norm", **knobs)

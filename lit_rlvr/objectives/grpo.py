@@ -10,48 +10,29 @@ defaults of current practice (beta = 0, as TRL and verl default to; no reference
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from lit_rlvr.advantages import group_normalized_advantages
 from lit_rlvr.aggregation import Aggregation
-from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
 class GRPO(ClippedObjective):
-    """Group Relative Policy Optimization.
+    """Group Relative Policy Optimization; the other knobs are `ClippedObjective`'s.
 
     Args:
-        clip_low: eps_low, the ratio's lower clip is `1 - clip_low`.
-        clip_high: eps_high, the ratio's upper clip is `1 + clip_high`.
         scale_by_std: divide group-centred rewards by the group std (False: Dr. GRPO's advantage).
-        aggregation: loss aggregation over tokens and sequences.
-        kl_coef: beta of the KL-to-reference term in the loss; > 0 loads a frozen reference model.
-        kl_estimator: per-token KL estimator (k3 in the paper).
-        entropy_coef: weight of the entropy bonus.
+        aggregation: loss aggregation over tokens and sequences (the paper's per-response mean).
     """
 
     min_samples_per_prompt = 2
 
     def __init__(
-        self,
-        *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
-        scale_by_std: bool = True,
-        aggregation: Aggregation = "seq_mean_token_mean",
-        kl_coef: float = 0.0,
-        kl_estimator: KLEstimator = "k3",
-        entropy_coef: float = 0.0,
+        self, *, scale_by_std: bool = True, aggregation: Aggregation = "seq_mean_token_mean", **knobs: Any
     ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            aggregation=aggregation,
-            kl_coef=kl_coef,
-            kl_estimator=kl_estimator,
-            entropy_coef=entropy_coef,
-        )
+        super().__init__(aggregation=aggregation, **knobs)
         self.scale_by_std = scale_by_std
 
     def sequence_advantages(self, rewards: Tensor) -> Tensor:

@@ -11,13 +11,13 @@ token-mean, advantages whitened over the batch). The critic model is not an obje
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
 from lit_rlvr.advantages import Advantages, ReduceSum, gae, masked_whiten, outcome_token_rewards
-from lit_rlvr.aggregation import Aggregation, LossNorm
+from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.base import ObjectiveOutput
 from lit_rlvr.objectives.kl_control import AdaptiveKLController
@@ -26,13 +26,11 @@ from lit_rlvr.objectives.value_losses import clipped_value_loss
 
 
 class PPO(ClippedObjective):
-    """Token-level PPO with GAE over the token critic's values.
+    """Token-level PPO with GAE over the token critic's values; the other knobs are
+    `ClippedObjective`'s (its `aggregation` also aggregates the value loss).
 
     Args:
-        clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
-        clip_high: eps_high, the token ratio's upper clip is `1 + clip_high`.
         dual_clip: c > 1 of dual-clip PPO for negative advantages; None disables it.
-        aggregation: loss aggregation of the policy and the value loss.
         gamma: GAE discount.
         lam: GAE lambda.
         whiten_advantages: standardise advantages over the batch's tokens.
@@ -44,7 +42,6 @@ class PPO(ClippedObjective):
         kl_target: adapt beta towards this KL per sequence (reward placement only); None: fixed.
         kl_horizon: samples over which an adaptive beta changes by at most 20%.
         critic_warmup_steps: steps at the start that train only the critic.
-        entropy_coef: weight of the entropy bonus.
     """
 
     critic_kind = "token"
@@ -52,10 +49,7 @@ class PPO(ClippedObjective):
     def __init__(
         self,
         *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
         dual_clip: float | None = 3.0,
-        aggregation: Aggregation = "token_mean",
         gamma: float = 1.0,
         lam: float = 1.0,
         whiten_advantages: bool = True,
@@ -66,17 +60,9 @@ class PPO(ClippedObjective):
         kl_target: float | None = None,
         kl_horizon: int = 10000,
         critic_warmup_steps: int = 0,
-        entropy_coef: float = 0.0,
+        **knobs: Any,
     ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            aggregation=aggregation,
-            kl_coef=kl_coef,
-            kl_estimator=kl_estimator,
-            entropy_coef=entropy_coef,
-            dual_clip=dual_clip,
-        )
+        super().__init__(kl_coef=kl_coef, kl_estimator=kl_estimator, dual_clip=dual_clip, **knobs)
         checks = [
             (
                 0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0,

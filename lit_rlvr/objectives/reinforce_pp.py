@@ -10,27 +10,23 @@ the advantage is per token, as PPO's.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
 from lit_rlvr.advantages import Advantages, ReduceSum, reinforce_pp_advantages
-from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.surrogate import ClippedObjective
 
 
 class REINFORCEPP(ClippedObjective):
-    """REINFORCE++ (no baseline): KL-shaped reward-to-go, whitened over the batch.
+    """REINFORCE++ (no baseline): KL-shaped reward-to-go, whitened over the batch; the other knobs
+    are `ClippedObjective`'s.
 
     Args:
-        clip_low: eps_low, the ratio's lower clip is `1 - clip_low`.
-        clip_high: eps_high, the ratio's upper clip is `1 + clip_high`.
-        aggregation: loss aggregation.
         kl_placement: `reward` (shapes the return) or `loss` (a term in the loss).
         kl_coef: beta; 0 disables the KL and the reference model.
         kl_estimator: per-token KL estimator (the paper: k1 in the reward, k2 in the loss).
-        entropy_coef: weight of the entropy bonus.
     """
 
     baseline = False
@@ -38,22 +34,12 @@ class REINFORCEPP(ClippedObjective):
     def __init__(
         self,
         *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
-        aggregation: Aggregation = "token_mean",
         kl_placement: Literal["reward", "loss"] = "reward",
         kl_coef: float = 0.001,
         kl_estimator: KLEstimator = "k1",
-        entropy_coef: float = 0.0,
+        **knobs: Any,
     ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            aggregation=aggregation,
-            kl_coef=kl_coef,
-            kl_estimator=kl_estimator,
-            entropy_coef=entropy_coef,
-        )
+        super().__init__(kl_coef=kl_coef, kl_estimator=kl_estimator, **knobs)
         self.kl_placement = kl_placement
 
     @property
@@ -78,9 +64,12 @@ class REINFORCEPP(ClippedObjective):
 
 
 class REINFORCEPPBaseline(REINFORCEPP):
-    """REINFORCE++-baseline: group-mean baseline, then batch whitening; k2 KL in the loss by default.
+    """REINFORCE++-baseline: group-mean baseline, then batch whitening; the k2 KL in the loss by
+    default. Its knobs are `REINFORCEPP`'s.
 
-    Args: those of `REINFORCEPP`, with the paper's defaults for this variant.
+    Args:
+        kl_placement: `reward` (shapes the return) or `loss` (a term in the loss).
+        kl_estimator: per-token KL estimator.
     """
 
     min_samples_per_prompt = 2
@@ -89,20 +78,8 @@ class REINFORCEPPBaseline(REINFORCEPP):
     def __init__(
         self,
         *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
-        aggregation: Aggregation = "token_mean",
         kl_placement: Literal["reward", "loss"] = "loss",
-        kl_coef: float = 0.001,
         kl_estimator: KLEstimator = "k2",
-        entropy_coef: float = 0.0,
+        **knobs: Any,
     ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            aggregation=aggregation,
-            kl_placement=kl_placement,
-            kl_coef=kl_coef,
-            kl_estimator=kl_estimator,
-            entropy_coef=entropy_coef,
-        )
+        super().__init__(kl_placement=kl_placement, kl_estimator=kl_estimator, **knobs)

@@ -14,43 +14,27 @@ The critic model (its backbone, head, optimizer and learning rate) is not an obj
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from lit_rlvr.advantages import Advantages, ReduceSum, sequence_advantages
-from lit_rlvr.aggregation import Aggregation
 from lit_rlvr.objectives.surrogate import ClippedObjective
 from lit_rlvr.objectives.value_losses import bce_value_loss, prompt_critic_metrics
 
 
 class SequencePPO(ClippedObjective):
-    """Sequence-Level PPO (arXiv 2604.08865; not Self-Play Preference Optimization).
+    """Sequence-Level PPO (arXiv 2604.08865; not Self-Play Preference Optimization); the other knobs
+    are `ClippedObjective`'s.
 
     Args:
-        clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
-        clip_high: eps_high, the token ratio's upper clip is `1 + clip_high`.
         dual_clip: c > 1 of dual-clip PPO for negative advantages; None disables it.
-        aggregation: loss aggregation over tokens and sequences.
-        entropy_coef: weight of the entropy bonus.
     """
 
     critic_kind = "prompt"
 
-    def __init__(
-        self,
-        *,
-        clip_low: float = 0.2,
-        clip_high: float = 0.2,
-        dual_clip: float | None = 3.0,
-        aggregation: Aggregation = "token_mean",
-        entropy_coef: float = 0.0,
-    ) -> None:
-        super().__init__(
-            clip_low=clip_low,
-            clip_high=clip_high,
-            aggregation=aggregation,
-            entropy_coef=entropy_coef,
-            dual_clip=dual_clip,
-        )
+    def __init__(self, *, dual_clip: float | None = 3.0, **knobs: Any) -> None:
+        super().__init__(dual_clip=dual_clip, **knobs)
 
     def advantages(
         self,

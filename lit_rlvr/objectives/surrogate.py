@@ -204,7 +204,8 @@ def clipped_token_loss(
 
 
 class ClippedObjective(Objective):
-    """An objective whose loss is `clipped_token_loss`; subclasses give the advantage and the defaults.
+    """An objective whose loss is `clipped_token_loss`; subclasses give the advantage and change a
+    default by naming that knob alone and passing the others on (`**knobs`).
 
     Args:
         clip_low: eps_low, the token ratio's lower clip is `1 - clip_low`.
@@ -219,9 +220,9 @@ class ClippedObjective(Objective):
     def __init__(
         self,
         *,
-        clip_low: float,
-        clip_high: float,
-        aggregation: Aggregation,
+        clip_low: float = 0.2,
+        clip_high: float = 0.2,
+        aggregation: Aggregation = "token_mean",
         kl_coef: float = 0.0,
         kl_estimator: KLEstimator = "k3",
         entropy_coef: float = 0.0,
