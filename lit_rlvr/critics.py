@@ -36,6 +36,7 @@ from lit_rlvr.logprobs import position_ids
 from lit_rlvr.metrics import WeightedMeans
 from lit_rlvr.models import resolve
 from lit_rlvr.objectives import Objective
+from lit_rlvr.objectives.base import ObjectiveOutput
 from lit_rlvr.rollout import Rollout
 
 
@@ -106,6 +107,55 @@ class _ScalarHeadModel(nn.Module):
         wrapped module returns a view (an in-place op on one would skip its pre-backward all-gather)."""
         return self.head(hidden).squeeze(-1).to(torch.float32, copy=True)
 
+    def learn(
+        self,
+        objective: Objective,
+        rollout: Rollout,
+        returns: Tensor,
+        values_old: Tensor,
+        *,
+        order: Sequence[Tensor],
+        step: CriticStep,
+    ) -> dict[str, Tensor]:
+        """One optimizer step of the objective's value loss per mini-batch; returns `critic/` metrics.
+
+        Args:
+            objective: the objective whose value loss the critic learns.
+            rollout: the verified rollout.
+            returns: the regression targets from `objective.advantages` (`[N, T]` or `[B, G]`).
+            values_old: the critic's values at rollout time (`[N, T]` or `[B]` logits).
+            order: row indices of each critic optimizer step (the policy's mini-batches), in order.
+            step: the critic's optimizer and the module's backward.
+        """
+        totals = WeightedMeans()
+        for mini in order:
+            norm = LossNorm.of(
+                rollout.completion_mask[mini], rollout.max_new_tokens, step.mean_over_processes
+            )
+            for micro in mini.split(step.micro_batch_size):
+                part = rollout.select(micro)
+                out = self.micro_batch_loss(objective, part, micro, norm, returns, values_old)
+                step.backward(out.loss)
+                totals.add(out.metrics, weight=float(part.completion_mask.sum()))
+            totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
+        return {**self.rollout_metrics(objective, returns, values_old), **totals.means()}
+
+    def micro_batch_loss(
+        self,
+        objective: Objective,
+        part: Rollout,
+        rows: Tensor,
+        norm: LossNorm,
+        returns: Tensor,
+        values_old: Tensor,
+    ) -> ObjectiveOutput:
+        """The value loss of micro-batch `part` (the rollout's `rows`), its share of the mini-batch's."""
+        raise NotImplementedError
+
+    def rollout_metrics(self, objective: Objective, returns: Tensor, values_old: Tensor) -> dict[str, Tensor]:
+        """Readings of the whole rollout's values before the update."""
+        return {}
+
 
 def _keep_first_layers(backbone: nn.Module, num_layers: int, model: str) -> None:
     """Cuts a decoder-only backbone to its first `num_layers` blocks, pretrained weights kept."""
@@ -155,44 +205,20 @@ class TokenValueCritic(_ScalarHeadModel):
             values[index, : part.completion_mask.shape[1]] = self.values(part)
         return values
 
-    def learn(
+    def micro_batch_loss(
         self,
         objective: Objective,
-        rollout: Rollout,
+        part: Rollout,
+        rows: Tensor,
+        norm: LossNorm,
         returns: Tensor,
         values_old: Tensor,
-        *,
-        order: Sequence[Tensor],
-        step: CriticStep,
-    ) -> dict[str, Tensor]:
-        """One optimizer step of the objective's value loss per mini-batch; returns `critic/` metrics.
-
-        Args:
-            objective: PPO (`token_value_loss`).
-            rollout: the verified rollout.
-            returns: `[N, T]` the regression targets from `objective.advantages`.
-            values_old: `[N, T]` values at rollout time (the value clip's centre).
-            order: row indices of each critic optimizer step (the policy's mini-batches), in order.
-            step: the critic's optimizer and the module's backward.
-        """
-        mask = rollout.completion_mask
-        totals = WeightedMeans()
-        for mini in order:
-            norm = LossNorm.of(mask[mini], rollout.max_new_tokens, step.mean_over_processes)
-            for micro in mini.split(step.micro_batch_size):
-                part = rollout.select(micro)
-                width = part.completion_mask.shape[1]
-                out = objective.token_value_loss(
-                    self.values(part),
-                    values_old[micro, :width],
-                    returns[micro, :width],
-                    part.completion_mask,
-                    norm,
-                )
-                step.backward(out.loss)
-                totals.add(out.metrics, weight=float(part.completion_mask.sum()))
-            totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
-        return totals.means()
+    ) -> ObjectiveOutput:
+        """PPO's `token_value_loss` of `[n, T]` values against the `[N, T]` returns."""
+        width = part.completion_mask.shape[1]
+        return objective.token_value_loss(
+            self.values(part), values_old[rows, :width], returns[rows, :width], part.completion_mask, norm
+        )
 
 
 class PromptValueCritic(_ScalarHeadModel):
@@ -212,43 +238,26 @@ class PromptValueCritic(_ScalarHeadModel):
             logits[index] = self(part.prompt_ids, part.prompt_mask)
         return logits
 
-    def learn(
+    def micro_batch_loss(
         self,
         objective: Objective,
-        rollout: Rollout,
+        part: Rollout,
+        rows: Tensor,
+        norm: LossNorm,
         returns: Tensor,
         values_old: Tensor,
-        *,
-        order: Sequence[Tensor],
-        step: CriticStep,
-    ) -> dict[str, Tensor]:
-        """One BCE step per mini-batch of sequences, each against its own prompt's logit.
+    ) -> ObjectiveOutput:
+        """SequencePPO's BCE of each sequence's prompt logit against its `[B, G]` reward, as this
+        micro-batch's share of the (global) mini-batch's mean."""
+        logits = self(part.prompt_ids, part.prompt_mask)  # [n]
+        share = len(rows) / norm.sequences
+        return ObjectiveOutput(objective.prompt_value_loss(logits, returns.reshape(-1)[rows]) * share, {})
 
-        Args:
-            objective: SequencePPO (`prompt_value_loss`, `critic_metrics`).
-            rollout: the verified rollout.
-            returns: `[B, G]` rewards, the BCE targets (`objective.advantages`).
-            values_old: `[B]` logits at rollout time, which gave the advantages.
-            order: row indices (sequences) of each critic optimizer step (the policy's), in order.
-            step: the critic's optimizer and the module's backward.
-        """
-        targets = returns.reshape(-1)  # [N]
-        totals = WeightedMeans()
-        for mini in order:
-            mini_norm = LossNorm.of(
-                rollout.completion_mask[mini], rollout.max_new_tokens, step.mean_over_processes
-            )
-            for micro in mini.split(step.micro_batch_size):
-                part = rollout.select(micro)
-                logits = self(part.prompt_ids, part.prompt_mask)  # [n]
-                # each micro-batch's share of the (global) mini-batch's mean BCE
-                share = len(micro) / mini_norm.sequences
-                step.backward(objective.prompt_value_loss(logits, targets[micro]) * share)
-            totals.add({"critic/grad_norm": _step(step, list(self.parameters()))})
+    def rollout_metrics(self, objective: Objective, returns: Tensor, values_old: Tensor) -> dict[str, Tensor]:
+        """How the pre-update `[B]` logits predicted the `[B, G]` rewards."""
         return {
             **objective.critic_metrics(values_old, returns),
             "critic/value_loss": objective.prompt_value_loss(values_old, returns),
-            **totals.means(),
         }
 
 
