@@ -55,7 +55,11 @@ class DeepScaleRTask(FileTask):
 
     def __init__(self, **knobs: Any) -> None:
         super().__init__(
-            question_field="problem", gold_field="answer", gold_format="plain", data_source="deepscaler", **knobs
+            question_field="problem",
+            gold_field="answer",
+            gold_format="plain",
+            data_source="deepscaler",
+            **knobs,
         )
 
 
