@@ -141,6 +141,24 @@ def masked_whiten(values: Tensor, mask: Tensor, eps: float = 1e-8, *, reduce_sum
     return torch.where(mask, whitened, 0.0)
 
 
+def kl_penalized_rewards(rewards: Tensor, mask: Tensor, kl: Tensor | None, kl_coef: float) -> Tensor:
+    """The KL in the reward (PPO's, REINFORCE++'s): `[N, T]` outcome rewards on each sequence's last
+    token, minus `kl_coef` times the rollout's `[N, T]` per-token KL to the reference.
+
+    Args:
+        rewards: `[B, G]` outcome rewards.
+        mask: `[N, T]` bool, rows ordered prompt-major (`rewards.flatten()`).
+        kl: `[N, T]` per-token KL at rollout time; needed when `kl_coef > 0`.
+        kl_coef: beta; 0 ignores `kl`.
+    """
+    token_rewards = outcome_token_rewards(rewards.flatten(), mask)  # [N, T]
+    if kl_coef > 0:
+        if kl is None:
+            raise ValueError("the KL in the reward (kl_coef > 0) needs the rollout's per-token KL")
+        token_rewards = token_rewards - kl_coef * torch.where(mask, kl, 0.0)
+    return token_rewards
+
+
 def reinforce_pp_advantages(
     rewards: Tensor,
     mask: Tensor,
@@ -167,10 +185,7 @@ def reinforce_pp_advantages(
     Returns:
         `[N, T]` advantages, 0 under the mask.
     """
-    token_rewards = outcome_token_rewards(rewards.flatten(), mask)  # [N, T]
-    if kl_coef > 0:
-        assert kl is not None, "kl_coef > 0 in the reward needs the rollout's per-token KL"
-        token_rewards = token_rewards - kl_coef * torch.where(mask, kl, 0.0)
+    token_rewards = kl_penalized_rewards(rewards, mask, kl, kl_coef)  # [N, T]
     if baseline:
         scores = token_rewards.sum(dim=1).view(rewards.shape)  # [B, G]
         centered = group_normalized_advantages(scores, scale_by_std=False).flatten()  # [N]

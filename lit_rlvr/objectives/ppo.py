@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
 from torch import Tensor
 
-from lit_rlvr.advantages import Advantages, ReduceSum, gae, masked_whiten, outcome_token_rewards
+from lit_rlvr.advantages import Advantages, ReduceSum, gae, kl_penalized_rewards, masked_whiten
 from lit_rlvr.aggregation import LossNorm
 from lit_rlvr.kl import KLEstimator
 from lit_rlvr.objectives.base import ObjectiveOutput
@@ -114,10 +113,8 @@ class PPO(ClippedObjective):
         """
         if values is None:
             raise ValueError("PPO needs the critic's values at rollout time (its token critic)")
-        token_rewards = outcome_token_rewards(rewards.flatten(), mask)  # [N, T]
-        if self.kl_placement == "reward" and self.kl_coef > 0:
-            assert kl is not None, "the KL in the reward needs the rollout's per-token KL"
-            token_rewards = token_rewards - self.kl_controller.value * torch.where(mask, kl, 0.0)
+        beta = self.kl_controller.value if self.kl_in_reward else 0.0
+        token_rewards = kl_penalized_rewards(rewards, mask, kl, beta)  # [N, T]
         advantages, returns = gae(token_rewards, values, mask, gamma=self.gamma, lam=self.lam)
         if self.whiten_advantages:
             advantages = masked_whiten(advantages, mask, reduce_sum=reduce_sum)
