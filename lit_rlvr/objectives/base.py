@@ -55,6 +55,8 @@ class Objective:
 
     #: The fewest samples per prompt the advantage estimator works with.
     min_samples_per_prompt: int = 1
+    #: c_H of the entropy bonus; an objective with the knob sets it (0: the entropy is only logged).
+    entropy_coef: float = 0.0
     #: The critic the module must build (`lit_rlvr.critics`): per token (PPO), per prompt (SPPO), none.
     critic_kind: Literal["token", "prompt"] | None = None
     #: Rollouts at the start of training that update only the critic.
@@ -71,7 +73,7 @@ class Objective:
     @property
     def entropy_in_loss(self) -> bool:
         """Whether the loss differentiates the policy's entropy (an entropy bonus); else it is only logged."""
-        return getattr(self, "entropy_coef", 0.0) > 0
+        return self.entropy_coef > 0
 
     @property
     def kl_in_reward(self) -> bool:
