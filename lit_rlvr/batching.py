@@ -1,4 +1,4 @@
-"""Micro-batches of a mini-batch's rows, formed by a token budget.
+"""Micro-batches of a mini-batch's rows (row indices into a rollout), formed by a token budget.
 
 A micro-batch's forward pass runs each of its distinct prompts once (`lit_rlvr.logprobs`) at its
 longest prompt's width, and each of its rows' completions at its longest completion's width. Rows
@@ -17,12 +17,12 @@ from lit_rlvr.rollout import Rollout
 
 
 def rollout_micro_batches(
-    rollout: Rollout, rows: Tensor, max_sequences: int, max_tokens: int | None
+    rollout: Rollout, indices: Tensor, max_sequences: int, max_tokens: int | None
 ) -> list[Tensor]:
-    """`micro_batches` of `rows` of `rollout`, whose row `i` was sampled from prompt `i // G`."""
+    """`micro_batches` of `indices` of `rollout`, whose row `i` was sampled from prompt `i // G`."""
     return micro_batches(
-        rows,
-        prompt_of_row=torch.arange(len(rollout.texts), device=rows.device) // rollout.group_size,
+        indices,
+        prompt_of_row=torch.arange(len(rollout.texts), device=indices.device) // rollout.group_size,
         prompt_lengths=rollout.prompt_mask.sum(-1),
         completion_lengths=rollout.completion_mask.sum(-1),
         max_sequences=max_sequences,
@@ -31,7 +31,7 @@ def rollout_micro_batches(
 
 
 def micro_batches(
-    rows: Tensor,
+    indices: Tensor,
     prompt_of_row: Tensor,
     prompt_lengths: Tensor,
     completion_lengths: Tensor,
@@ -39,10 +39,10 @@ def micro_batches(
     max_sequences: int,
     max_tokens: int | None = None,
 ) -> list[Tensor]:
-    """Splits `rows` into micro-batches of at most `max_sequences` rows and `max_tokens` token positions.
+    """Splits `indices` into micro-batches of at most `max_sequences` rows and `max_tokens` token positions.
 
     Args:
-        rows: `[n]` row indices into the rollout.
+        indices: `[n]` row indices into the rollout.
         prompt_of_row: `[N]` the prompt each rollout row was sampled from.
         prompt_lengths: `[N]` real prompt tokens per rollout row.
         completion_lengths: `[N]` real completion tokens per rollout row.
@@ -51,9 +51,9 @@ def micro_batches(
             exceeds it forms its own micro-batch.
 
     Returns:
-        Micro-batches of row indices, together holding each of `rows` once.
+        Micro-batches of row indices, together holding each of `indices` once.
     """
-    by_prompt = rows[prompt_of_row[rows].argsort(stable=True)]
+    by_prompt = indices[prompt_of_row[indices].argsort(stable=True)]
     by_length = by_prompt[completion_lengths[by_prompt].argsort(stable=True)]
     by_prompt = by_length[prompt_of_row[by_length].argsort(stable=True)]
     rows_of = (prompt_of_row.tolist(), prompt_lengths.tolist(), completion_lengths.tolist())
@@ -61,7 +61,7 @@ def micro_batches(
         _pack(order.tolist(), *rows_of, max_sequences, max_tokens) for order in (by_prompt, by_length)
     ]
     batches, _ = min(packings, key=lambda packing: packing[1])
-    return [rows.new_tensor(batch) for batch in batches]
+    return [indices.new_tensor(batch) for batch in batches]
 
 
 def _pack(

@@ -144,12 +144,12 @@ class _ScalarHeadModel(nn.Module):
         self,
         objective: Objective,
         part: Rollout,
-        rows: Tensor,
+        indices: Tensor,
         norm: LossNorm,
         returns: Tensor,
         values_old: Tensor,
     ) -> ObjectiveOutput:
-        """The value loss of micro-batch `part` (the rollout's `rows`), its share of the mini-batch's."""
+        """The value loss of micro-batch `part` (the rollout's `indices`), its share of the mini-batch's."""
         raise NotImplementedError
 
     def rollout_metrics(self, objective: Objective, returns: Tensor, values_old: Tensor) -> dict[str, Tensor]:
@@ -209,7 +209,7 @@ class TokenValueCritic(_ScalarHeadModel):
         self,
         objective: Objective,
         part: Rollout,
-        rows: Tensor,
+        indices: Tensor,
         norm: LossNorm,
         returns: Tensor,
         values_old: Tensor,
@@ -217,7 +217,11 @@ class TokenValueCritic(_ScalarHeadModel):
         """PPO's `token_value_loss` of `[n, T]` values against the `[N, T]` returns."""
         width = part.completion_mask.shape[1]
         return objective.token_value_loss(
-            self.values(part), values_old[rows, :width], returns[rows, :width], part.completion_mask, norm
+            self.values(part),
+            values_old[indices, :width],
+            returns[indices, :width],
+            part.completion_mask,
+            norm,
         )
 
 
@@ -242,7 +246,7 @@ class PromptValueCritic(_ScalarHeadModel):
         self,
         objective: Objective,
         part: Rollout,
-        rows: Tensor,
+        indices: Tensor,
         norm: LossNorm,
         returns: Tensor,
         values_old: Tensor,
@@ -250,8 +254,8 @@ class PromptValueCritic(_ScalarHeadModel):
         """SequencePPO's BCE of each sequence's prompt logit against its `[B, G]` reward, as this
         micro-batch's share of the (global) mini-batch's mean."""
         logits = self(part.prompt_ids, part.prompt_mask)  # [n]
-        share = len(rows) / norm.sequences
-        return ObjectiveOutput(objective.prompt_value_loss(logits, returns.reshape(-1)[rows]) * share, {})
+        share = len(indices) / norm.sequences
+        return ObjectiveOutput(objective.prompt_value_loss(logits, returns.reshape(-1)[indices]) * share, {})
 
     def rollout_metrics(self, objective: Objective, returns: Tensor, values_old: Tensor) -> dict[str, Tensor]:
         """How the pre-update `[B]` logits predicted the `[B, G]` rewards."""

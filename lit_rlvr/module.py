@@ -260,12 +260,12 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
         mini_size = math.ceil(size / self.mini_batches)
         order = []
         for _ in range(self.ppo_epochs):
-            rows = (
+            indices = (
                 torch.randperm(size, generator=self._shuffle)
                 if self.updates_per_rollout > 1
                 else torch.arange(size)
             )
-            order.extend(rows.to(self.device).split(mini_size))
+            order.extend(indices.to(self.device).split(mini_size))
         return order
 
     def _optimizers(self) -> list[Any]:

@@ -44,17 +44,17 @@ class ScoringPasses:
             "top_p": rollout.top_p if truncated else 1.0,
         }
 
-    def micro_batches(self, rollout: Rollout, rows: Tensor) -> list[Tensor]:
-        """`rows` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
-        return rollout_micro_batches(rollout, rows, self.micro_batch_size, self.micro_batch_tokens)
+    def cut_micro_batches(self, rollout: Rollout, indices: Tensor) -> list[Tensor]:
+        """`indices` cut into micro-batches by `micro_batch_size` and `micro_batch_tokens`."""
+        return rollout_micro_batches(rollout, indices, self.micro_batch_size, self.micro_batch_tokens)
 
     @torch.no_grad()
-    def sequence_logprobs(self, model: nn.Module, rollout: Rollout, rows: Tensor | None = None) -> Tensor:
-        """`[N, T]` log-probs of the rollout's completions (of `rows`; None: all) under `model`, no grad."""
+    def sequence_logprobs(self, model: nn.Module, rollout: Rollout, indices: Tensor | None = None) -> Tensor:
+        """`[N, T]` log-probs of the rollout's completions (rows `indices`; None: all) under `model`."""
         logp = torch.zeros(rollout.completion_mask.shape, dtype=torch.float32, device=self.device)
-        if rows is None:
-            rows = torch.arange(len(rollout.texts), device=self.device)
-        for index in self.micro_batches(rollout, rows):
+        if indices is None:
+            indices = torch.arange(len(rollout.texts), device=self.device)
+        for index in self.cut_micro_batches(rollout, indices):
             part = rollout.select(index)
             scored = completion_logprobs(
                 model,
@@ -73,12 +73,12 @@ class ScoringPasses:
         (`first_update_scores_itself`), so that pass is not run twice.
         """
         if self.needs_logp_old:
-            rows = None
+            indices = None
             if self.first_update_scores_itself:
-                rows = torch.ones(len(rollout.texts), dtype=torch.bool, device=self.device)
-                rows[order[0]] = False
-                rows = rows.nonzero().squeeze(-1)
-            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout, rows))
+                indices = torch.ones(len(rollout.texts), dtype=torch.bool, device=self.device)
+                indices[order[0]] = False
+                indices = indices.nonzero().squeeze(-1)
+            rollout = rollout._replace(logp_old=self.sequence_logprobs(self.policy, rollout, indices))
         if self.reference is not None:
             rollout = rollout._replace(ref_logp=self.sequence_logprobs(self.reference, rollout))
         if self.reference_is_base:

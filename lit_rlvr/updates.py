@@ -48,7 +48,7 @@ class PolicyUpdates:
             optimizer.zero_grad()
             readings = metrics.WeightedMeans()
             loss = torch.zeros((), dtype=torch.float32, device=self.device)
-            for micro in self.micro_batches(rollout, mini):
+            for micro in self.cut_micro_batches(rollout, mini):
                 part = rollout.select(micro)
                 if step == 0 and self.first_update_scores_itself:
                     part = part._replace(logp_old=None)  # on the sampling weights: its own log-probs

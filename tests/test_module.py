@@ -60,7 +60,7 @@ def test_gradient_does_not_depend_on_the_token_budget(tokenizer, prompt_batch, m
 
     whole = gradient([rows])
     module.micro_batch_tokens = micro_batch_tokens
-    cut = module.micro_batches(rollout, rows)
+    cut = module.cut_micro_batches(rollout, rows)
     assert len(cut) > 1
     torch.testing.assert_close(gradient(cut), whole, atol=1e-6, rtol=1e-4)
 
