@@ -6,7 +6,7 @@ needed: `lit_rlvr.scoring`) -> advantages (`objective.advantages`, over the crit
 before its update) -> the critic's steps -> `ppo_epochs` passes over mini-batches, each accumulated
 over micro-batches -> objective (each token's loss weighted by the sampler correction, when one is
 chosen) -> one optimizer step per mini-batch, each logging its own readings (`lit_rlvr.updates`) ->
-the sampler/trainer mismatch -> the rollout's readings.
+the sampler/trainer mismatch -> the rollout's readings. Validation is `lit_rlvr.validation`'s.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from lit_rlvr.models import SMOLLM2, load_causal_lm, load_policy, load_tokenizer
 from lit_rlvr.objectives import GRPO, Objective
 from lit_rlvr.precision import Precision, frozen_dtype, trained_dtype
 from lit_rlvr.precision import normalize as normalize_precision
-from lit_rlvr.rollout import Rollout
+from lit_rlvr.rollout import Rollout, verified_rollout
 from lit_rlvr.scoring import ScoringPasses
 from lit_rlvr.updates import PolicyUpdates
+from lit_rlvr.validation import ValidationReadings
 
 
-class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule):
+class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, ValidationReadings, LightningModule):
     """Trains a causal-LM policy on verified rollouts with a configurable objective.
 
     Args:
@@ -165,25 +166,15 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
         """Optimizer steps each rollout feeds."""
         return self.ppo_epochs * self.mini_batches
 
-    @staticmethod
-    def _verified_rollout(batch: dict[str, Any]) -> Rollout:
-        """The rollout `RolloutCollector` put into the batch before this step."""
-        rollout = batch.get("rollout")
-        if rollout is None or rollout.rewards is None:
-            raise RuntimeError(
-                "RLVRModule found no verified rollout for this batch: add the "
-                "`lit_rlvr.callbacks.RolloutCollector` callback to the Trainer (the `lit-rlvr` CLI adds it)"
-            )
-        return rollout
-
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         started = time.perf_counter()
-        rollout = self._verified_rollout(batch)
+        rollout = verified_rollout(batch)
         rewards = self._shaped_rewards(rollout)  # [B, G]
         order = self._mini_batch_order(len(rollout.texts))
         rollout = self._score(rollout, order)
         scored = time.perf_counter()
-        estimate, critic_metrics = self._advantages(rollout, rewards, order)
+        estimate, values = self._advantages(rollout, rewards)
+        critic_metrics = self._critic_steps(rollout, estimate.returns, values, order)
         warming_up = self.trainer.fit_loop.total_batch_idx < self.objective.critic_warmup_steps
         # while the critic warms up, only it learns
         mismatch = {} if warming_up else self._update(rollout, estimate.advantages, order)
@@ -223,11 +214,9 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             return {}
         return {f"reward/shaped_{k}": v for k, v in metrics.stats(rewards.float().flatten()).items()}
 
-    def _advantages(
-        self, rollout: Rollout, rewards: Tensor, order: list[Tensor]
-    ) -> tuple[Advantages, dict[str, Tensor]]:
-        """`objective.advantages` over the critic's pre-update values; then the critic learns its
-        targets, one optimizer step per mini-batch of the policy's `order`."""
+    def _advantages(self, rollout: Rollout, rewards: Tensor) -> tuple[Advantages, Tensor | None]:
+        """`objective.advantages` over the critic's values before its update, and those values; an
+        adaptive KL coefficient then observes the rollout's KL."""
         mask = rollout.completion_mask
         kl = None
         if self.objective.kl_in_reward:
@@ -238,8 +227,14 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
         )
         if kl is not None:  # after the estimate, which used the coefficient this rollout was sampled under
             self.objective.observe_kl(self._all_processes(torch.where(mask, kl, 0.0).sum(-1)))
+        return estimate, values
+
+    def _critic_steps(
+        self, rollout: Rollout, returns: Tensor | None, values: Tensor | None, order: list[Tensor]
+    ) -> dict[str, Tensor]:
+        """The critic learns the returns, one optimizer step per mini-batch of the policy's `order`."""
         if self.critic is None:
-            return estimate, {}
+            return {}
         step = CriticStep(
             optimizer=self._optimizers()[1].optimizer,  # raw: not a global step (see lit_rlvr.critics)
             backward=self.manual_backward,
@@ -247,9 +242,7 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
             micro_batch_size=self.micro_batch_size,
             mean_over_processes=strategy.mean_over_processes(self.trainer),
         )
-        return estimate, self.critic.learn(
-            self.objective, rollout, estimate.returns, values, order=order, step=step
-        )
+        return self.critic.learn(self.objective, rollout, returns, values, order=order, step=step)
 
     def _all_processes(self, values: Tensor) -> Tensor:
         """`[n]` values of this process -> `[world_size * n]` of every process, in rank order."""
@@ -271,45 +264,6 @@ class RLVRModule(CheckpointState, ScoringPasses, PolicyUpdates, LightningModule)
     def _optimizers(self) -> list[Any]:
         optimizers = self.optimizers()
         return optimizers if isinstance(optimizers, list) else [optimizers]
-
-    def on_validation_epoch_start(self) -> None:
-        self.validation_tally = metrics.ValidationTally()
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        rollout = self._verified_rollout(batch)
-        sampled = batch.get("sampled_rollout")
-        counts = rollout.episode_counts or {}
-        self.validation_tally.add(
-            [row.get("data_source", "unknown") for row in rollout.rows],
-            rollout.correct,
-            None if sampled is None else sampled.correct.view(len(rollout.rows), -1),
-            counts["tool_calls"] > 0 if "tool_calls" in counts else None,
-        )
-        size = len(rollout.texts)
-        lengths = rollout.completion_mask.sum(-1).float()
-        self.log("val/reward", rollout.rewards.float().mean(), batch_size=size, sync_dist=True)
-        self.log("val/response_length", lengths.mean(), batch_size=size, sync_dist=True)
-        self.log("val/truncated", rollout.truncated.float().mean(), batch_size=size, sync_dist=True)
-
-    def on_validation_epoch_end(self) -> None:
-        """Logs the validation's accuracies (`metrics.ValidationTally`), every process's problems."""
-        tally = self.validation_tally
-        if self.trainer.world_size > 1:
-            gathered: list[Any] = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(gathered, (tally.samples, tally.problems))
-            tally.samples, tally.problems = gathered[0][0], [p for _, part in gathered for p in part]
-        readings = tally.readings()
-        for key, value in readings.items():
-            self.log(key, value, prog_bar=key == "val/accuracy")
-        sampled = [
-            f"{key[4:]} {value:.3f}" for key, value in readings.items() if "@" in key and key.count("/") == 1
-        ]
-        rank_zero_info(
-            f"validation at step {self.global_step}: {len(tally.problems)} problems, greedy accuracy "
-            + ", ".join([f"{readings.get('val/accuracy', float('nan')):.3f}", *sampled])
-        )
-        if not self.trainer.sanity_checking:
-            self.validated_at_step = self.global_step
 
     def trained_parameters(self) -> list[dict[str, nn.Parameter]]:
         """Each optimizer's parameters by name, in its order: the policy's trained ones, the critic's."""

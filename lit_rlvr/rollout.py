@@ -88,6 +88,17 @@ class Rollout(NamedTuple):
         )
 
 
+def verified_rollout(batch: dict[str, Any]) -> Rollout:
+    """The verified rollout the rollout callback put into a training or validation batch."""
+    rollout = batch.get("rollout")
+    if rollout is None or rollout.rewards is None:
+        raise RuntimeError(
+            "RLVRModule found no verified rollout for this batch: add the "
+            "`lit_rlvr.callbacks.RolloutCollector` callback to the Trainer (the `lit-rlvr` CLI adds it)"
+        )
+    return rollout
+
+
 def completion_mask(completion_ids: Tensor, eos_ids: Tensor) -> Tensor:
     """`[N, T]` True up to and including each row's first EOS (all True when there is none)."""
     is_eos = torch.isin(completion_ids, eos_ids).long()
