@@ -26,6 +26,10 @@ TIMEOUT_S = 4.0  # leaves a second of the 5 s budget for starting a fresh worker
 Status = Literal["ok", "no_answer", "parse_failure", "timeout", "error"]
 STATUSES: tuple[Status, ...] = ("ok", "no_answer", "parse_failure", "timeout", "error")
 _PLAIN_NUMBER = re.compile(r"-?\d{1,300}(?:\.\d{1,300})?")
+# Plain numbers joined by + - x: the operands of an arithmetic question, not its value.
+_OPERAND = r"(?:\d{1,3}(?:,\d{3}){1,100}|\d{1,300})(?:\.\d{1,300})?"
+_UNEVALUATED = re.compile(rf"[-+]?{_OPERAND}(?:[-+*]{_OPERAND})+")
+_PRODUCT_SIGNS = re.compile(r"\\times|\\cdot|[×·∙⋅]")
 
 
 class Verdict(NamedTuple):
@@ -108,12 +112,22 @@ def verify(response: str, gold: str) -> Verdict:
     if answer is None:
         return Verdict(False, "no_answer")
     plain_answer, plain_expected = answer.strip().replace(",", ""), expected.strip().replace(",", "")
+    if re.fullmatch(rf"-?{_OPERAND}", expected.strip()) and _is_unevaluated(answer):
+        return Verdict(False, "ok")
     if _PLAIN_NUMBER.fullmatch(plain_answer) and _PLAIN_NUMBER.fullmatch(plain_expected):
         if "." not in plain_expected or "." not in plain_answer:  # else precision rules apply
             return Verdict(Fraction(plain_answer) == Fraction(plain_expected), "ok")
     if multiprocessing.current_process().daemon:
         return judge(answer, expected)
     return _WORKER.run(answer, expected)
+
+
+def _is_unevaluated(answer: str) -> bool:
+    """Whether `answer` is plain numbers joined by +, - or a product sign (`1747 * 6935`): a question
+    restated, which a number gold never accepts; powers, fractions and scientific notation are not."""
+    squashed = _PRODUCT_SIGNS.sub("*", answer).replace("−", "-")
+    squashed = re.sub(r"[\s$]|\\[,;:! ]", "", squashed)
+    return _UNEVALUATED.fullmatch(squashed) is not None
 
 
 def score(response: str, gold: str) -> float:

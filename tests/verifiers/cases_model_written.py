@@ -167,4 +167,22 @@ CASES = [
     ("\\frac{1}{7}", "\\boxed{0.142858142858}", False),
     ("\\frac{1}{8}", "\\boxed{0.1249999}", False),
     ("\\frac{1}{8}", "\\boxed{0.1250001}", False),
+    # 11. the question restated as its answer: an unevaluated sum, difference or product of plain
+    # numbers for a number gold is not an answer (a policy learns to copy the operands); scientific
+    # notation, fractions, powers and a worked line that ends in the value stay answers
+    ("12115445", "The answer is 1747 * 6935", False),
+    ("12115445", "\\boxed{1747 \\times 6935}", False),
+    ("42", "So the total is 6 \\cdot 7.", False),
+    ("42", "Final Answer: 40 + 2", False),
+    ("5", "\\boxed{8 - 3}", False),
+    ("12115445", "The answer is 1747 × 6935.", False),
+    ("-12", "\\boxed{-3 * 4}", False),
+    ("1000", "\\boxed{1,000 + 0}", False),
+    ("12115445", "1747 × 6935 = 12115445", True),
+    ("12115445", "The answer is 1747 * 6935 = \\boxed{12115445}", True),
+    ("320000", "\\boxed{3.2 \\times 10^{5}}", True),
+    ("0.75", "\\boxed{3/4}", True),
+    ("1024", "\\boxed{2^{10}}", True),
+    ("-5", "The answer is -5.", True),
+    ("42", "First 6 \\cdot 7 = 42, so the answer is 42.", True),
 ]
