@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 from environments import Echo
-from fit_helpers import fit
+from fit_helpers import fit, logged
 from test_resume import assert_same_run, steps
 from test_resume import fit as resumable_fit
 
@@ -249,3 +249,14 @@ def test_validation_reads_tool_use_and_accuracy_with_and_without_a_tool():
     plain = ValidationTally()
     plain.add(["a"], torch.tensor([True]), None)
     assert "val/used_tool" not in plain.readings()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp2"])
+def test_multi_turn_rollouts_train_in_two_processes(tmp_path, parallelism):
+    # Each process runs its own episodes, as many turns as they take: generation holds no collective.
+    from test_distributed import two_process_fit
+
+    done = two_process_fit(tmp_path, *MULTI_TURN, f"--parallelism={parallelism}")
+    assert "`Trainer.fit` stopped: `max_steps=4` reached." in done.stdout + done.stderr
+    assert max(value for _, value in logged(tmp_path, "env/turns")) > 1
