@@ -101,7 +101,7 @@ def run_episodes(
                 episode.counts[name] = episode.counts.get(name, 0) + count
             if answer.done:
                 continue
-            observation = observation_tokens(answer.observation or "")
+            observation = observation_tokens(answer.observation or "", tokenizer.decode(episode.tokens[-1:]))
             if len(episode.tokens) + len(observation) >= environment.max_tokens:
                 episode.truncated = True  # no room left for the policy to answer
                 continue

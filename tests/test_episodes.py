@@ -58,7 +58,7 @@ def test_a_multi_turn_trajectory_is_the_sampled_tokens_and_the_observations_as_t
 ):
     torch.manual_seed(0)
     engine = Recording(samples_per_prompt=4, max_new_tokens=6)
-    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
+    observation = ObservationTokens(tokenizer)
     environment = Echo(max_turns=3, max_tokens=48)
     rollout = run_episodes(
         engine, ends_often, tokenizer, prompt_batch, environment, observation, greedy=False
@@ -78,29 +78,45 @@ def test_a_multi_turn_trajectory_is_the_sampled_tokens_and_the_observations_as_t
         for prefix, tokens, logp in zip(prefixes, drawn.tokens.tolist(), drawn.logp, strict=True):
             ends = [i for i, token in enumerate(tokens) if token in eos]
             turn = tokens[: ends[0] + 1] if ends else tokens
-            (row,) = [r for r, s in enumerate(sequences) if s[: len(prefix) + len(turn)] == prefix + turn]
+            kept = {}  # row -> how many of the turn's tokens it holds (its budget may cut the turn)
+            for row, sequence in enumerate(sequences):
+                start = len(prefix) - len(prompts[row])
+                if sequence[: len(prefix)] != prefix or start >= rollout.completion_mask.shape[1]:
+                    continue
+                mine = rollout.completion_mask[row, start:].tolist()
+                length = mine.index(False) if False in mine else len(mine)
+                if 0 < length <= len(turn) and sequence[len(prefix) : len(prefix) + length] == turn[:length]:
+                    kept[row] = length
+            assert kept, (prefix, turn)
+            row, length = next(iter(kept.items()))
             start = len(prefix) - len(prompts[row])
-            span = slice(start, start + len(turn))
-            assert rollout.completion_mask[row, span].all()  # ... and kept as drawn, with its log-probs
-            assert torch.equal(rollout.sampler_logp[row, span], logp[: len(turn)])
-            sampled_tokens += len(turn)
+            assert (
+                length == len(turn)
+                or length == min(rollout.max_new_tokens, len(turn))
+                or rollout.truncated[row]
+            )
+            # ... and kept as drawn, with its log-probs
+            assert torch.equal(rollout.sampler_logp[row, start : start + length], logp[:length])
+            sampled_tokens += length
     assert sampled_tokens == int(rollout.completion_mask.sum())  # every trained token was sampled so
     for row in range(len(sequences)):  # between the turns, each observation as tokenized once
         turns = int(rollout.episode_counts["turns"][row])
         observed = rollout.completion_ids[row][rollout.observation_mask[row]].tolist()
         said = [
-            observation(f"you wrote {len(text)} characters")
-            for text in _policy_turns(rollout, row, tokenizer)
-        ]
+            observation(f"you wrote {len(tokenizer.decode(turn, skip_special_tokens=True))} characters",
+                        tokenizer.decode(turn[-1:]))
+            for turn in _policy_turns(rollout, row)
+        ]  # fmt: skip
         assert observed == sum(said[: turns - 1], []) or rollout.truncated[row]
-    assert rollout.texts == [_policy_turns(rollout, row, tokenizer)[-1] for row in range(len(sequences))]
+    last_turns = [_policy_turns(rollout, row)[-1] for row in range(len(sequences))]
+    assert rollout.texts == [tokenizer.decode(turn, skip_special_tokens=True) for turn in last_turns]
     assert episode_metrics(rollout)["env/turns"] == pytest.approx(
         float(rollout.episode_counts["turns"].mean())
     )
 
 
-def _policy_turns(rollout, row: int, tokenizer) -> list[str]:
-    """The texts of the policy's turns in a row, split where an observation lies between them."""
+def _policy_turns(rollout, row: int) -> list[list[int]]:
+    """The token ids of the policy's turns in a row, split where an observation lies between them."""
     turns, current = [], []
     for token, mine, context in zip(
         rollout.completion_ids[row].tolist(),
@@ -114,7 +130,7 @@ def _policy_turns(rollout, row: int, tokenizer) -> list[str]:
             turns.append(current)
             current = []
     turns.append(current)
-    return [tokenizer.decode(turn, skip_special_tokens=True) for turn in turns]
+    return turns
 
 
 def test_the_trainer_scores_the_policy_tokens_in_their_multi_turn_context_as_the_sampler_did(
@@ -123,7 +139,7 @@ def test_the_trainer_scores_the_policy_tokens_in_their_multi_turn_context_as_the
     torch.manual_seed(1)
     engine = RolloutGenerator(samples_per_prompt=2, max_new_tokens=6)
     environment = Echo(max_turns=3, max_tokens=48)
-    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
+    observation = ObservationTokens(tokenizer)
     rollout = run_episodes(
         engine, ends_often, tokenizer, prompt_batch, environment, observation, greedy=False
     )
@@ -151,18 +167,22 @@ def test_tools_go_through_the_template_or_the_system_message(tokenizer):
 
 
 def test_an_observation_is_framed_as_the_template_frames_a_tool_message(tokenizer):
-    observation = ObservationTokens(tokenizer, tokenizer.eos_token)
-    ids = observation("42")
+    observation = ObservationTokens(tokenizer)
+    ids = observation("42", "<|im_end|>")  # the template's own end of an assistant turn stays the policy's
     assert tokenizer.decode(ids) == "\n<|im_start|>tool\n42<|im_end|>\n<|im_start|>assistant\n"
+    other_end = observation("42", "<|endoftext|>")  # another end gets the template's closing too
+    assert (
+        tokenizer.decode(other_end) == "<|im_end|>\n<|im_start|>tool\n42<|im_end|>\n<|im_start|>assistant\n"
+    )
     strict = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     strict.chat_template = STRICT_TEMPLATE
-    wrapped = ObservationTokens(strict, strict.eos_token)(" 42")
+    wrapped = ObservationTokens(strict)(" 42", strict.eos_token)
     assert (
         strict.decode(wrapped)
         == "\n<|im_start|>user\n<tool_response> 42</tool_response><|im_end|>\n<|im_start|>assistant\n"
     )
-    plain = ObservationTokens(tokenizer, tokenizer.eos_token, chat_template=False)
-    assert tokenizer.decode(plain("42")) == "\nTool: 42\nAssistant:"
+    plain = ObservationTokens(tokenizer, chat_template=False)
+    assert tokenizer.decode(plain("42", tokenizer.eos_token)) == "\nTool: 42\nAssistant:"
 
 
 CONFIGS = Path(__file__).parents[1] / "configs"

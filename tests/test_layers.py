@@ -23,8 +23,12 @@ LAYERS = {
     "data": (["data.py", "tasks"], ("lit_rlvr.module", "lit_rlvr.callbacks", "lit_rlvr.cli")),
     "environments": (["environments", "episodes.py"], SYSTEM),
     "tools": (  # tool workers start without torch
-        ["environments/__init__.py", "environments/calculator.py", "environments/sandbox.py",
-         "environments/tool_calls.py"],
+        [
+            "environments/__init__.py",
+            "environments/calculator.py",
+            "environments/sandbox.py",
+            "environments/tool_calls.py",
+        ],
         ("torch", "lightning", "transformers", "datasets"),
     ),  # fmt: skip
 }

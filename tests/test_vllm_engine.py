@@ -242,7 +242,7 @@ def test_multi_turn_episodes_through_vllm_are_scored_by_the_trainer_as_sampled(s
             tokenizer,
             prompts(tokenizer, QUESTIONS),
             Echo(max_turns=3, max_tokens=60),
-            ObservationTokens(tokenizer, tokenizer.eos_token),
+            ObservationTokens(tokenizer),
             greedy=False,
         )
     finally:

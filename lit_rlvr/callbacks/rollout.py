@@ -87,9 +87,7 @@ class RolloutCollector(Callback):
         if self.environment is not None:
             tokenizer = pl_module.tokenizer
             templated = trainer.datamodule.chat_template != "none" and bool(tokenizer.chat_template)
-            self.observation_tokens = ObservationTokens(
-                tokenizer, tokenizer.eos_token, chat_template=templated
-            )
+            self.observation_tokens = ObservationTokens(tokenizer, chat_template=templated)
 
     def collect(
         self, module: LightningModule, batch: dict[str, Any], *, greedy: bool, samples: int | None = None

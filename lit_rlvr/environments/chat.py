@@ -58,13 +58,11 @@ class ObservationTokens:
 
     Args:
         tokenizer: the policy's tokenizer.
-        end_of_turn: the text of the token the policy ended its turn with (its EOS); the template's
-            framing after it is part of the observation, the token itself the policy's.
         chat_template: False for the plain transcript (`User: ...` / `Assistant:`) of a tokenizer
             without one.
     """
 
-    def __init__(self, tokenizer: Any, end_of_turn: str, *, chat_template: bool = True) -> None:
+    def __init__(self, tokenizer: Any, *, chat_template: bool = True) -> None:
         self.tokenizer = tokenizer
         self.wrap = ("", "")
         if not chat_template:
@@ -76,13 +74,18 @@ class ObservationTokens:
         except Exception:  # noqa: BLE001 - a template may raise on a role it does not know
             self.wrap = ("<tool_response>", "</tool_response>")
             rendered = self._render([*conversation, {"role": "user", "content": _CONTENT}])
-        before, self.after = rendered.split(_ASSISTANT, 1)[1].split(_CONTENT, 1)
-        self.before = before.removeprefix(end_of_turn)
+        self.before, self.after = rendered.split(_ASSISTANT, 1)[1].split(_CONTENT, 1)
 
     def _render(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def __call__(self, content: str) -> list[int]:
-        """The ids of `content` framed as the next message and the assistant's turn that follows."""
-        text = f"{self.before}{self.wrap[0]}{content}{self.wrap[1]}{self.after}"
+    def __call__(self, content: str, turn_end: str) -> list[int]:
+        """The ids of `content` framed as the next message and the assistant's turn that follows.
+
+        `turn_end` is the text of the token the policy ended its turn with: where the template
+        closes an assistant turn with it (`<|im_end|>`), that token stays the policy's and the
+        framing goes on after it; another end (a second EOS) gets the template's closing too.
+        """
+        before = self.before.removeprefix(turn_end) if turn_end else self.before
+        text = f"{before}{self.wrap[0]}{content}{self.wrap[1]}{self.after}"
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
