@@ -79,6 +79,7 @@ def test_sandbox_runs_code_and_refuses_network_files_and_imports():
         "import random\nrandom._os.system('true')": "os.system is not allowed",
         "import random\nprint(random._os.listdir('/'))": "no file access outside its folder",
         "x = bytearray(4 * 1024 ** 3)": "MemoryError",
+        "open('big', 'wb').write(b'0' * (20 << 20))": "File too large",  # 16 MiB a file
         "raise KeyError('boom')": "KeyError: 'boom'",
     }
     for code, message in refused.items():

@@ -23,10 +23,14 @@ TIMEOUT_S = 5.0
 MEMORY_MB = 512
 MAX_OUTPUT_CHARS = 2000
 
-#: Runs in the child: installs the guards, then executes the code read from stdin.
+#: Runs in the child: sets its limits, installs the guards, then executes the code read from stdin.
 GUARD = r"""
-import builtins, os, sys
+import builtins, os, resource, sys
 allowed, folder = frozenset(sys.argv[1].split(",")), os.path.realpath(os.getcwd())
+memory, cpu_s = int(sys.argv[2]) << 20, int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))  # ends a child the timeout missed
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
 library = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
 for name in allowed:
     __import__(name)
@@ -65,14 +69,6 @@ exec(compile(code, "<tool>", "exec"), {"__builtins__": {**vars(builtins), "__imp
 """
 
 
-def _limits(memory_mb: int, cpu_s: int) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))  # kills a child the timeout missed
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
-
-
 def python(code: str) -> str:
     """Runs Python code in a sandbox and returns what it printed (print the result you need).
 
@@ -82,14 +78,22 @@ def python(code: str) -> str:
     with tempfile.TemporaryDirectory(prefix="lit-rlvr-tool-") as folder:
         try:
             done = subprocess.run(
-                [sys.executable, "-I", "-S", "-c", GUARD, ",".join(ALLOWED_IMPORTS)],
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    "-c",
+                    GUARD,
+                    ",".join(ALLOWED_IMPORTS),
+                    str(MEMORY_MB),
+                    str(int(TIMEOUT_S) + 1),
+                ],
                 input=code,
                 capture_output=True,
                 text=True,
                 cwd=folder,
                 timeout=TIMEOUT_S,
                 env={},
-                preexec_fn=lambda: _limits(MEMORY_MB, int(TIMEOUT_S) + 1),
             )
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"the code ran past {TIMEOUT_S:g} s") from None
