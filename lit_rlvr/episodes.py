@@ -146,9 +146,8 @@ def _rollout(
     for episode in episodes:
         episode.counts["turns"] = episode.turns
     names = sorted({name for e in episodes for name in e.counts})
-    counts = {
-        name: torch.tensor([float(e.counts.get(name, 0)) for e in episodes], device=device) for name in names
-    }
+    # counts and reward terms stay on the CPU, beside the reward scorer's terms they join
+    counts = {name: torch.tensor([float(e.counts.get(name, 0)) for e in episodes]) for name in names}
     reward_names = sorted({name for e in episodes for name in e.rewards})
     return Rollout(
         prompt_ids=batch["prompt_ids"].repeat_interleave(group, 0),
@@ -162,8 +161,7 @@ def _rollout(
         max_new_tokens=environment.max_tokens,
         sampler_logp=None if greedy else logp.to(device),
         reward_terms={
-            name: torch.tensor([e.rewards.get(name, 0.0) for e in episodes], device=device)
-            for name in reward_names
+            name: torch.tensor([e.rewards.get(name, 0.0) for e in episodes]) for name in reward_names
         }
         or None,
         observation_mask=(real & ~by_policy).to(device),

@@ -57,7 +57,7 @@ class RolloutCollector(Callback):
         reward_timeout_s: per-call reward limit; a call past it scores 0 and is counted.
         validation_samples: completions sampled per validation prompt at the training temperature,
             besides the greedy one, for `val/mean@n` and `val/pass@k`; 0: greedy only.
-        environment: what answers the policy between turns (`lit_rlvr.environments.ToolEnvironment`);
+        environment: what answers the policy between turns (`lit_rlvr.environments.tools.ToolEnvironment`);
             None: one turn per completion.
     """
 
