@@ -14,6 +14,7 @@ earlier in the trajectory is not the policy's answer).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import torch
@@ -36,8 +37,8 @@ class Episode:
         self.turns = 0
         self.last_turn = ""
         self.truncated = False
-        self.rewards: dict[str, float] = {}
-        self.counts: dict[str, int] = dict.fromkeys(counted, 0)
+        self.rewards: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter(dict.fromkeys(counted, 0))
 
     def add(self, tokens: list[int], logp: list[float] | None, *, by_policy: bool) -> None:
         self.tokens += tokens
@@ -95,10 +96,8 @@ def run_episodes(
         answers = environment.step([e.state for e in answering], [e.last_turn for e in answering])
         live = []
         for episode, answer in zip(answering, answers, strict=True):
-            for name, value in answer.rewards.items():
-                episode.rewards[name] = episode.rewards.get(name, 0.0) + value
-            for name, count in answer.counts.items():
-                episode.counts[name] = episode.counts.get(name, 0) + count
+            episode.rewards.update(answer.rewards)
+            episode.counts.update(answer.counts)
             if answer.done:
                 continue
             observation = observation_tokens(answer.observation or "", tokenizer.decode(episode.tokens[-1:]))

@@ -9,6 +9,7 @@ training goes on. Counts per episode (`env/...`): `tool_calls`, `tool_errors/<ki
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,7 @@ class ToolEnvironment(Environment):
         to_run = [(self.by_name[call.name], call.arguments) for _, call in calls if isinstance(call, Call)]
         results = iter(self.pool.map(call_tool, to_run))
         answers: list[list[str]] = [[] for _ in texts]
-        counts: list[dict[str, int]] = [{} for _ in texts]
+        counts: list[Counter[str]] = [Counter() for _ in texts]
         for i, call in calls:
             kind = None
             if isinstance(call, Call):
@@ -80,9 +81,9 @@ class ToolEnvironment(Environment):
             else:
                 answer, kind = f"error: {call.message}", call.kind
             answers[i].append(answer)
-            counts[i]["tool_calls"] = counts[i].get("tool_calls", 0) + 1
+            counts[i]["tool_calls"] += 1
             if kind:
-                counts[i][f"tool_errors/{kind}"] = counts[i].get(f"tool_errors/{kind}", 0) + 1
+                counts[i][f"tool_errors/{kind}"] += 1
         for i, turn in enumerate(parsed):
             if len(turn) > self.max_calls_per_turn:
                 answers[i].append(
