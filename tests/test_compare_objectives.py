@@ -105,7 +105,7 @@ def test_a_folder_without_event_files_is_named_in_the_error(tmp_path):
 
 
 sys.path.insert(0, str(ROOT / "tools"))
-from compare_objectives import parse_args  # noqa: E402
+from compare_objectives import parse_args, write_plan  # noqa: E402
 from paired import paired_difference, t_quantile  # noqa: E402
 from run_curves import Run, band, curve, mean_se, summarize  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import ScalarEvent  # noqa: E402
@@ -229,6 +229,13 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
     assert done.stdout.index("[2/4] cold seed 0") < done.stdout.index("[3/4] hot seed 1")  # seeds outside
     again = compare("--experiment", str(experiment))  # run again, it goes on: nothing left to train
     assert again.returncode == 0 and again.stdout.count("finished before, kept") == 4, again.stdout
+    assert "plan kept" in again.stdout and yaml.safe_load((report / "plan.yaml").read_text()) == plan
+    # Stopped part way (a third seed not trained): --report_only compares what finished, trains nothing.
+    partial = compare("--experiment", str(experiment), "--seeds", "0", "1", "2", "--report_only")
+    assert partial.returncode == 0, partial.stdout + partial.stderr
+    assert "[5/6] hot seed 2: not finished, left out" in partial.stdout
+    assert "starting at" not in partial.stdout
+    assert "| hot | 2 |" in partial.stdout and not (out / "hot" / "seed2").exists()
     assert "| hot | 2 |" in done.stdout and " ± " in done.stdout
     for arm in ("hot", "cold"):
         for seed in (0, 1):
@@ -282,6 +289,22 @@ def test_an_experiment_trains_each_arm_per_seed_and_reports_mean_and_standard_er
     below = compare("--runs", str(out / "hot"), str(out / "cold"), "--out", str(tmp_path / "below"),
                     "--target_accuracy", "0")  # fmt: skip
     assert below.returncode != 0 and "at or below every arm's starting val/accuracy" in below.stderr
+
+
+def test_the_plan_is_written_before_the_first_run_and_kept_while_the_experiment_stays_the_same(tmp_path):
+    file = tmp_path / "exp.yaml"
+    file.write_text(yaml.safe_dump({
+        "arms": {"a": {"config": "configs/grpo.yaml"}}, "seeds": [0], "outcomes": ["val/accuracy"],
+        "metrics": ["val/accuracy"], "report": str(tmp_path / "report")}))  # fmt: skip
+    _, experiment = parse_args(["--experiment", str(file)])
+    experiment.report_dir.mkdir()
+    assert "before any run" in write_plan(experiment, ["--experiment", str(file)])
+    first = (tmp_path / "report" / "plan.yaml").read_text()
+    assert "plan kept" in write_plan(experiment, ["--experiment", str(file), "--out", "elsewhere"])
+    assert (tmp_path / "report" / "plan.yaml").read_text() == first  # the record of the first sitting
+    experiment.seeds = [0, 1]  # more seeds once results are in: a new plan, and the log says so
+    assert "the experiment changed since the plan of" in write_plan(experiment, ["--experiment", str(file)])
+    assert yaml.safe_load((tmp_path / "report" / "plan.yaml").read_text())["seeds"] == [0, 1]
 
 
 def test_paired_differences_give_t_and_a_95_percent_interval():

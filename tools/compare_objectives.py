@@ -22,6 +22,11 @@ An experiment file holds the same (command-line values win; shared `args` come b
     metrics: [val/accuracy, reward/mean]
     out: runs/sppo                   # default runs/experiments/<file name>
 
+An experiment too long for one sitting is run again to go on: a run whose folder holds
+`finished.txt` with the same command is kept. `--report_only` trains nothing and compares the runs
+that finished (stop the runner between two runs, then report what there is); the plan is written
+once, before the first run, and written again only when the experiment itself changes.
+
 `--configs A.yaml B.yaml` is an arm per config named after its file; without `--seeds` each arm
 trains once, as configured, into `<out>/<arm>`. `--runs [NAME=]DIR ...` compares arms already
 trained (a DIR with `seed<S>` folders is one arm over those seeds):
@@ -163,14 +168,15 @@ def read_experiment(path: Path) -> dict[str, Any]:
     return spec
 
 
-def train(experiment: Experiment) -> tuple[list[tuple[str, Path]], list[str]]:
+def train(experiment: Experiment, report_only: bool = False) -> tuple[list[tuple[str, Path]], list[str]]:
     """Runs `python -m lit_rlvr fit` for each seed and arm in turn, printing a progress line per run.
 
     Each run gets the arm's configs, the shared overrides, the arm's own, then the seed's and the
     output folder (`<out>/<arm>/seed<S>`, or `<out>/<arm>` without seeds), later ones winning. Seeds
     go in the outer loop, so an experiment stopped part way holds every arm for the seeds it
     finished. A run whose folder holds `finished.txt` with the same command is kept, not retrained:
-    an experiment too long for one sitting is run again to go on.
+    an experiment too long for one sitting is run again to go on. With `report_only` nothing is
+    trained: the runs not finished are named and left out.
 
     Returns:
         The `(arm, folder)` of each run that finished, and the labels of those that failed.
@@ -192,6 +198,9 @@ def train(experiment: Experiment) -> tuple[list[tuple[str, Path]], list[str]]:
         if marker.is_file() and marker.read_text() == shlex.join(command[1:]):
             print(f"{head}: finished before, kept ({marker})", flush=True)
             finished.append((arm.name, root))
+            continue
+        if report_only:
+            print(f"{head}: not finished, left out (--report_only)", flush=True)
             continue
         elapsed = time.monotonic() - started
         left = f", about {clock(elapsed / trained * (len(runs) - i + 1))} left" if trained else ""
@@ -390,9 +399,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Experiment]:
         "--baseline", help="the arm the others are compared with seed by seed (default: the first)"
     )
     parser.add_argument("--outcomes", nargs="+", help="val/ metrics compared paired at the last validation")
+    parser.add_argument(
+        "--report_only", action="store_true", help="train nothing: compare the experiment's finished runs"
+    )
     args = parser.parse_args(own)
     if args.last < 1:
         parser.error(f"--last takes a number of steps >= 1, got {args.last}")
+    if args.report_only and args.runs:
+        parser.error("--report_only reports an experiment's finished runs; --runs already trains none")
     if args.runs and (fit_args or args.seeds):
         parser.error(
             "--runs compares runs already trained: fit overrides after `--` and --seeds need arms to train"
@@ -444,8 +458,9 @@ def main(argv: list[str]) -> int:
     experiment.report_dir.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
     if experiment.arms:
-        print(f"plan written to {write_plan(experiment, argv)} before any run", flush=True)
-        specs, failed = train(experiment)
+        if not args.report_only:
+            print(write_plan(experiment, argv), flush=True)
+        specs, failed = train(experiment, args.report_only)
         if not specs:
             sys.exit(f"compare_objectives.py: every run failed: {', '.join(failed)}")
     else:
@@ -479,9 +494,14 @@ def main(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-def write_plan(experiment: Experiment, argv: list[str]) -> Path:
-    """Records, before any run, what the experiment will judge by: its command, arms, seeds, outcomes,
-    target and metrics, and the commit it runs at (`<report>/plan.yaml`)."""
+def write_plan(experiment: Experiment, argv: list[str]) -> str:
+    """Records, before the first run, what the experiment will judge by: its command, arms, seeds,
+    outcomes, target and metrics, and the commit it runs at (`<report>/plan.yaml`). A later sitting
+    of the same experiment keeps that record; a changed experiment gets a new one, said so.
+
+    Returns:
+        A line for the log saying which.
+    """
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
@@ -502,8 +522,14 @@ def write_plan(experiment: Experiment, argv: list[str]) -> Path:
         "metrics": experiment.metrics,
     }
     path = experiment.report_dir / "plan.yaml"
+    earlier = yaml.safe_load(path.read_text()) if path.is_file() else None
+    unchanged = ("arms", "args", "seeds", "baseline", "outcomes", "target_accuracy", "metrics")
+    if earlier and all(earlier.get(key) == plan[key] for key in unchanged):
+        return f"plan kept: {path}, written {earlier['written']} before the first run"
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
-    return path
+    if earlier:
+        return f"plan written to {path}: the experiment changed since the plan of {earlier.get('written')}"
+    return f"plan written to {path} before any run"
 
 
 def seed_of(run: Run) -> int:
