@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,8 @@ def test_a_critic_that_knows_the_prompt_beats_the_batch_mean():
     assert summary["brier_critic"] < summary["brier_batch_mean"]
     level = summarize([0.475] * len(rates), rates)  # only the level
     assert level["spearman"] == 0.0 and level["brier_critic"] == pytest.approx(level["brier_batch_mean"])
+    assert level["value_std"] == 0.0 and summary["value_std"] == pytest.approx(statistics.pstdev(knows))
+    assert summary["rate_std"] == level["rate_std"] == pytest.approx(statistics.pstdev(rates))
 
 
 @pytest.mark.slow  # a minute: an SPPO run, then its critic measured

@@ -12,7 +12,9 @@ prompt's measured success rate:
   the critic ranks prompts. A batch-mean baseline, the same value for every prompt, ranks nothing
   (correlation 0 by definition), which is what SPPO's critic replaces;
 - the Brier score of `V` against the rates beside that of the rates' mean for every prompt (the
-  best constant); below it, the critic knows more than the level.
+  best constant); below it, the critic knows more than the level;
+- the spread of `V` over prompts beside that of the rates: a rank correlation resting on values
+  that differ in the fourth decimal says the critic barely tells prompts apart.
 
 A rate from `k` samples is itself noisy (its variance `p(1 - p) / k` is in both scores), so the
 interval is the measurement's, not the critic's alone. Writes `<out>/critic_ranking.csv` (one row a
@@ -95,6 +97,8 @@ def summarize(values: list[float], rates: list[float]) -> dict[str, float]:
         "brier_batch_mean": brier([level] * len(rates), rates),
         "mean_rate": level,
         "mean_value": statistics.fmean(values),
+        "rate_std": statistics.pstdev(rates),
+        "value_std": statistics.pstdev(values),
     }
 
 
