@@ -105,7 +105,7 @@ def test_a_folder_without_event_files_is_named_in_the_error(tmp_path):
 
 
 sys.path.insert(0, str(ROOT / "tools"))
-from compare_objectives import parse_args, write_plan  # noqa: E402
+from compare_objectives import parse_args, seed_points, write_plan  # noqa: E402
 from paired import paired_difference, t_quantile  # noqa: E402
 from run_curves import Run, band, curve, mean_se, summarize  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import ScalarEvent  # noqa: E402
@@ -179,6 +179,27 @@ def test_seeds_are_averaged_on_the_grid_they_share_with_a_standard_error():
     assert band([(np.array([0.0, 1.0]), np.zeros(2)), (np.array([2.0, 3.0]), np.zeros(2))]) is None
     assert mean_se([1.0, None, 3.0]) == (2.0, 1.0) and mean_se([None]) == (None, None)
     assert mean_se([5.0]) == (5.0, None)
+
+
+def test_seeds_validated_once_at_different_ends_are_drawn_as_points_and_their_mean():
+    from matplotlib.figure import Figure
+
+    def validated_at_the_end(step_s: list[float], accuracy: float) -> Run:
+        steps = [ScalarEvent(10.0 + i, i, s) for i, s in enumerate(step_s)]
+        rates = [ScalarEvent(10.0 + i, i, 4 / s) for i, s in enumerate(step_s)]
+        last = ScalarEvent(10.5 + len(step_s) - 1, len(step_s) - 1, accuracy)
+        scalars = {"perf/step_s": steps, "perf/completions_per_s": rates, "val/accuracy": [last]}
+        return Run("seed", Path("synthetic"), scalars)
+
+    runs = [validated_at_the_end([1.0, 2.0, 3.0], 0.5), validated_at_the_end([2.0, 2.0, 4.0], 0.7)]
+    assert band([curve(run, "val/accuracy", "seconds") for run in runs]) is None  # ends at 6 s and 8 s
+    ax = Figure().subplots()
+    seed_points(ax, runs, "val/accuracy", "seconds", "C0")
+    points = sorted(tuple(np.concatenate(line.get_data())) for line in ax.lines if line.get_marker() == "o")
+    assert points == [(6.0, 0.5), (8.0, 0.7)]
+    mean_line, _, (bar,) = ax.containers[0]
+    assert np.allclose(np.concatenate(mean_line.get_data()), [7.0, 0.6])
+    assert np.allclose(bar.get_segments()[0][:, 1], [0.6 - 0.1, 0.6 + 0.1])  # std 0.141 / sqrt(2)
 
 
 def test_arms_come_from_the_command_line_or_an_experiment_file(tmp_path):

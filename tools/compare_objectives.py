@@ -57,6 +57,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import yaml
 from paired import paired_difference
 from run_curves import (
@@ -247,6 +248,20 @@ def arm_band(runs: list[Run], metric: str, axis: Axis, smooth: float) -> Band | 
     return band(curves) if curves else None
 
 
+def seed_points(ax, runs: list[Run], metric: str, axis: Axis, color: str) -> None:
+    """Each seed's points, and the mean ± standard error of the seeds' last values at their mean x.
+
+    For a metric the seeds share no stretch of the axis for, such as one validation at each run's end.
+    """
+    curves = [curve(run, metric, axis) for run in runs]
+    curves = [(x, y) for x, y in curves if len(y)]
+    for x, y in curves:
+        ax.plot(x, y, color=color, marker="o", markersize=3, linestyle="", alpha=0.4)
+    last_x, last_y = np.array([x[-1] for x, _ in curves]), np.array([y[-1] for _, y in curves])
+    se = last_y.std(ddof=1) / math.sqrt(len(last_y)) if len(last_y) > 1 else 0.0
+    ax.errorbar(last_x.mean(), last_y.mean(), yerr=se, color=color, marker="D", markersize=6, capsize=4)
+
+
 def plot(pyplot: ModuleType, arms: dict[str, list[Run]], metrics: list[str], experiment: Experiment,
          smooth: float) -> list[str]:  # fmt: skip
     """Writes one subplot per metric, one line (mean over seeds, standard-error band) per arm.
@@ -268,8 +283,10 @@ def plot(pyplot: ModuleType, arms: dict[str, list[Run]], metrics: list[str], exp
                 continue
             line = arm_band(runs, metric, experiment.x_axis, smooth)
             if line is None:
+                seed_points(ax, runs, metric, experiment.x_axis, f"C{i}")
                 notes.append(
-                    f"{metric}: the seeds of {name} share no stretch of the {experiment.x_axis} axis"
+                    f"{metric}: the seeds of {name} share no stretch of the {experiment.x_axis} axis;"
+                    " drawn as each seed's points and the mean ± SE of their last values"
                 )
                 continue
             marker = "o" if len(line.x) <= MARKER_POINTS else None
