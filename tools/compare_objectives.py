@@ -48,6 +48,7 @@ import argparse
 import csv
 import math
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +58,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import yaml
 from paired import paired_difference
 from run_curves import (
@@ -255,11 +255,13 @@ def seed_points(ax, runs: list[Run], metric: str, axis: Axis, color: str) -> Non
     """
     curves = [curve(run, metric, axis) for run in runs]
     curves = [(x, y) for x, y in curves if len(y)]
+    if not curves:
+        return
     for x, y in curves:
         ax.plot(x, y, color=color, marker="o", markersize=3, linestyle="", alpha=0.4)
-    last_x, last_y = np.array([x[-1] for x, _ in curves]), np.array([y[-1] for _, y in curves])
-    se = last_y.std(ddof=1) / math.sqrt(len(last_y)) if len(last_y) > 1 else 0.0
-    ax.errorbar(last_x.mean(), last_y.mean(), yerr=se, color=color, marker="D", markersize=6, capsize=4)
+    mean, se = mean_se([float(y[-1]) for _, y in curves])
+    last_x = statistics.fmean(float(x[-1]) for x, _ in curves)
+    ax.errorbar(last_x, mean, yerr=se or 0.0, color=color, marker="D", markersize=6, capsize=4)
 
 
 def plot(pyplot: ModuleType, arms: dict[str, list[Run]], metrics: list[str], experiment: Experiment,
